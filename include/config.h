@@ -1,0 +1,100 @@
+/*
+ * config.h - the daemon's configuration: listen address, catalog, exports
+ * and their client rules.  Parsed from unionnfsd.conf(5) or built from the
+ * command line; both produce the same structure.
+ */
+#ifndef UNIONNFSD_CONFIG_H
+#define UNIONNFSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "union.h"
+
+enum squash {
+	SQUASH_ROOT, /* root_squash (the default) */
+	SQUASH_NONE, /* no_root_squash */
+	SQUASH_ALL,  /* all_squash */
+};
+
+enum client_match {
+	MATCH_ANY,  /* "*" */
+	MATCH_CIDR, /* address with prefix length; a bare address is /32 or /128 */
+	MATCH_HOST, /* a host name, resolved when the config is loaded */
+};
+
+struct client_rule {
+	enum client_match match;
+	int family; /* AF_INET or AF_INET6 for MATCH_CIDR */
+	uint8_t addr[16];
+	unsigned prefix;
+	char *host; /* MATCH_HOST: as written */
+	bool rw;
+	enum squash squash;
+	uint32_t anonuid, anongid; /* default 65534 */
+	bool secure;		   /* source port must be < 1024 */
+	unsigned line;		   /* where it was defined */
+};
+
+enum {
+	VERS_NFS3 = 1 << 0,
+	VERS_NFS4 = 1 << 1,
+};
+
+struct export_conf {
+	struct un_export_conf u; /* name, layers, userxattr */
+	struct client_rule *rules;
+	unsigned nrules;
+	unsigned versions; /* VERS_* bits; default all */
+	unsigned line;
+};
+
+struct config {
+	char *file; /* NULL when built from the command line */
+	struct sockaddr_storage listen;
+	socklen_t listen_len;
+	char *catalog;
+	char *pidfile;
+	unsigned workers;	   /* worker threads */
+	uint32_t max_record;	   /* bytes in one RPC record */
+	uint32_t max_connections;
+	unsigned idle_timeout;	   /* seconds; 0 = never */
+	bool udp;		   /* also serve UDP on the same port */
+	bool use_syslog;
+	int log_level;
+	struct export_conf *exports;
+	unsigned nexports;
+};
+
+void config_init(struct config *cfg); /* defaults */
+void config_free(struct config *cfg);
+
+/*
+ * Parse a config file into cfg.  Every error is reported to errf as
+ * "FILE:LINE: message"; returns the number of errors (0 = success).
+ */
+int config_parse_file(struct config *cfg, const char *path, FILE *errf);
+
+/*
+ * Parse one client-rule list, as written on an export's "clients" line or
+ * given to --clients: "127.0.0.0/8(rw,no_root_squash) *(ro)".  Errors are
+ * reported as "WHERE:LINE: message".  Returns the number of errors.
+ */
+int config_parse_clients(struct export_conf *ex, const char *spec,
+			 const char *where, unsigned line, FILE *errf);
+
+/* Parse "ADDR:PORT", "[V6ADDR]:PORT" or "PORT" into cfg->listen. */
+int config_parse_listen(struct config *cfg, const char *s);
+
+/* Check what parsing cannot: at least one export, unique names, layers. */
+int config_validate(const struct config *cfg, FILE *errf);
+
+/*
+ * The first rule matching a client address, or NULL (access denied).
+ */
+const struct client_rule *config_match_client(const struct export_conf *ex,
+					      const struct sockaddr *sa);
+
+#endif
