@@ -1,0 +1,44 @@
+#!/bin/sh
+# test.sh - install the test dependencies, build with AddressSanitizer and
+# UndefinedBehaviorSanitizer, and run the whole test suite (`make check`).
+# Also builds once with clang -Werror.  Ends with "N passed, N failed".
+#
+#   scripts/test.sh            (as root: tests use real cred switching, xattrs,
+#                               overlay mounts and the qemu kernel client)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+shared=${SHARED_DIR:-$top/../shared}
+build=${BUILD_DIR:-$top/build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+"$top/scripts/deps.sh" --test || exit 1
+if [ -x "$shared/kclient/setup.sh" ]; then
+	"$shared/kclient/setup.sh" >/dev/null 2>&1 ||
+		echo "test: kclient setup failed; the kernel-client tests will fail" >&2
+fi
+
+set -e
+(cd "$top" && autoreconf -fi >/dev/null 2>&1)
+rm -rf "$build" "$build-clang"
+mkdir -p "$build" "$build-clang"
+(cd "$build-clang" && CC=clang "$top/configure" -q && make -s -j"$jobs" unionnfsd >/dev/null)
+echo "test: clang -Werror build OK"
+cd "$build"
+"$top/configure" -q --enable-sanitizers
+make -s -j"$jobs"
+set +e
+SHARED_DIR=$shared make -j"$jobs" check
+status=$?
+for f in tests/*.log; do
+	case $f in */test-suite.log) continue ;; esac
+	if ! grep -q '^PASS' "${f%.log}.trs" 2>/dev/null; then
+		echo "==== $f"; tail -n 60 "$f"
+	fi
+done
+pass=$(sed -n 's/^# PASS: *//p' test-suite.log)
+fail=$(sed -n 's/^# FAIL: *//p' test-suite.log)
+err=$(sed -n 's/^# ERROR: *//p' test-suite.log)
+xpass=$(sed -n 's/^# XPASS: *//p' test-suite.log)
+skip=$(sed -n 's/^# SKIP: *//p' test-suite.log)
+echo "${pass:-0} passed, $(( ${fail:-0} + ${err:-0} + ${xpass:-0} )) failed, ${skip:-0} skipped"
+exit $status
