@@ -113,4 +113,7 @@ size_t rpc_execute(struct server *srv, struct rpc_req *req);
  */
 void *rpc_res_inline(struct rpc_req *req, size_t n);
 
+/* Empty the duplicate request cache (at exit, so nothing looks leaked). */
+void rpc_drc_clear(void);
+
 #endif

@@ -31,7 +31,29 @@ struct server {
 	uint64_t boot_time; /* seconds since the epoch */
 	struct workers *workers;
 	struct transport *transport;
+	/* Held for reading while a request runs, for writing while a reload
+	 * (SIGHUP) swaps the exports and their client rules. */
+	pthread_rwlock_t lock;
+	/* Builds a fresh configuration for a reload; NULL: nothing to
+	 * reload.  Returns NULL on error (after logging). */
+	struct config *(*load_config)(void *arg);
+	void *load_arg;
 };
+
+/*
+ * Open the catalog and every export of cfg (which the server then owns),
+ * and pick the write verifier.  On failure, err says why.
+ */
+int server_open(struct server *srv, struct config *cfg, char *err,
+		size_t errlen);
+/* Close exports and the catalog (flushing it), free the configuration. */
+void server_close(struct server *srv);
+/*
+ * Re-read the configuration: exports whose layers are unchanged keep
+ * their state and take the new client rules; others are opened or closed.
+ * Runs on a worker thread (it touches files); waits for running requests.
+ */
+void server_reload(struct server *srv);
 
 /* The export a handle belongs to, or NULL (unknown export id). */
 struct srv_export *server_export_by_handle(struct server *srv,

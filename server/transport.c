@@ -1,0 +1,751 @@
+/*
+ * transport.c - the network side: TCP with RPC record marking (RFC 5531
+ * section 11) and UDP, on one port, driven by a libevent loop.
+ *
+ * The loop thread only frames records and queues them; workers execute
+ * them and add the reply to the connection's output by reference.  Each
+ * record is assembled into one malloc'd buffer with a single copy out of
+ * the socket's input buffer, and each reply leaves in one buffer that is
+ * never copied again.
+ *
+ * A connection is reference counted: one reference for being open, one
+ * per request in flight, so a reply that finishes after its client has
+ * gone is dropped without touching freed memory.  The bufferevent's lock
+ * protects the fields shared with workers (inflight, closed, paused).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "log.h"
+#include "server.h"
+
+/* Back-pressure: a client that sends faster than we answer, or stops
+ * reading its replies, is no longer read from until it catches up. */
+#define CONN_MAX_INFLIGHT 64
+#define CONN_MAX_OUTPUT (8u << 20)
+#define CONN_OUTPUT_LOW (1u << 20)
+#define READ_CHUNK (256 << 10)
+#define SMALL_REPLY 512
+#define UDP_MAX_INFLIGHT 256
+#define UDP_MAX_DGRAM 65536
+#define UDP_BATCH 32
+#define LAST_FRAG 0x80000000u
+#define FLUSH_SECONDS 2
+
+struct conn {
+	struct transport *t;
+	struct bufferevent *bev;
+	struct conn *prev, *next; /* open connections; loop thread only */
+	int refs;		  /* atomic */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char name[INET6_ADDRSTRLEN + 8];
+
+	/* Record assembly; loop thread only. */
+	uint8_t *rec;
+	size_t reclen, reccap;
+	uint32_t frag_left;
+	bool in_frag, last_frag;
+
+	/* Under the bufferevent lock. */
+	unsigned inflight;
+	bool closed, paused;
+};
+
+struct transport {
+	struct server *srv;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	int udp_fd;
+	struct event *udp_ev;
+	struct event *sigs[3];
+	struct event *stop_ev;
+	struct conn *conns;
+	unsigned nconns;
+	int udp_inflight; /* atomic */
+	bool stopping;
+	uint16_t port;
+	/* Copied from the configuration, which a reload may replace. */
+	uint32_t max_record, max_connections;
+	unsigned idle_timeout;
+};
+
+static void conn_get(struct conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void conn_put(struct conn *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	bufferevent_free(c->bev);
+	free(c->rec);
+	free(c);
+}
+
+/* Loop thread, bufferevent locked (or not yet shared). */
+static void conn_close(struct conn *c)
+{
+	struct transport *t = c->t;
+
+	bufferevent_lock(c->bev);
+	if (c->closed) {
+		bufferevent_unlock(c->bev);
+		return;
+	}
+	c->closed = true;
+	/* No callback may run for c once its last reference is gone. */
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	/* Tell the peer now, not when the last worker lets go. */
+	shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+	bufferevent_unlock(c->bev);
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	t->nconns--;
+	conn_put(c);
+}
+
+static bool may_resume(struct conn *c)
+{
+	return c->inflight < CONN_MAX_INFLIGHT &&
+	       evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+		       CONN_OUTPUT_LOW;
+}
+
+static void conn_pause(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Any thread, bufferevent locked.  Records already buffered are picked
+ * up by a read callback deferred to the loop. */
+static void conn_resume(struct conn *c)
+{
+	if (!c->paused || c->closed || c->t->stopping || !may_resume(c))
+		return;
+	c->paused = false;
+	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_trigger(c->bev, EV_READ,
+			    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void free_reply(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+static size_t execute(struct server *srv, struct rpc_req *req)
+{
+	size_t len;
+
+	pthread_rwlock_rdlock(&srv->lock);
+	len = rpc_execute(srv, req);
+	pthread_rwlock_unlock(&srv->lock);
+	return len;
+}
+
+static void conn_reply(struct conn *c, struct rpc_buf *out, size_t len)
+{
+	struct evbuffer *o = bufferevent_get_output(c->bev);
+	uint32_t mark = htonl(LAST_FRAG | (uint32_t)len);
+
+	bufferevent_lock(c->bev);
+	if (len && !c->closed) {
+		memcpy(out->base, &mark, 4);
+		/* Small replies are copied: a reference costs a chain of its
+		 * own, more than the bytes themselves. */
+		if (len + 4 <= SMALL_REPLY)
+			evbuffer_add(o, out->base, len + 4);
+		else if (evbuffer_add_reference(o, out->base, len + 4,
+						free_reply, NULL) == 0)
+			out->base = NULL; /* the evbuffer frees it when sent */
+		if (evbuffer_get_length(o) > CONN_MAX_OUTPUT)
+			conn_pause(c);
+	}
+	c->inflight--;
+	conn_resume(c);
+	bufferevent_unlock(c->bev);
+	free(out->base);
+}
+
+static void tcp_work(void *arg)
+{
+	struct rpc_req *req = arg;
+	struct conn *c = req->conn;
+	size_t len;
+
+	len = execute(c->t->srv, req);
+	conn_reply(c, &req->out, len);
+	conn_put(c);
+	free(req);
+}
+
+static void conn_submit(struct conn *c)
+{
+	struct rpc_req *req = calloc(1, sizeof(*req));
+
+	if (!req) {
+		log_ratelimited(LOG_ERR, "%s: out of memory; request dropped",
+				c->name);
+		free(c->rec);
+		goto out;
+	}
+	req->conn = c;
+	req->peer = c->peer;
+	req->peer_len = c->peer_len;
+	req->tcp = true;
+	req->rec = c->rec;
+	req->reclen = c->reclen;
+	conn_get(c);
+	if (++c->inflight >= CONN_MAX_INFLIGHT)
+		conn_pause(c);
+	workers_submit(c->t->srv->workers, tcp_work, req);
+out:
+	c->rec = NULL;
+	c->reclen = c->reccap = 0;
+}
+
+/* ---- TCP record marking ----------------------------------------------- */
+
+/* One line per bad record, rate-limited per kind: clients provoke these. */
+#define conn_fail(c, why)                                                      \
+	do {                                                                   \
+		log_ratelimited(LOG_NOTICE, "%s: %s; closing connection",      \
+				(c)->name, (why));                             \
+		conn_close(c);                                                 \
+	} while (0)
+
+/* Room for a fragment of len bytes; false if the record would be too big. */
+static bool rec_reserve(struct conn *c, uint32_t len)
+{
+	size_t need = c->reclen + len, cap;
+	uint8_t *n;
+
+	if (need > c->t->max_record)
+		return false;
+	if (need <= c->reccap)
+		return true;
+	/* A lone last fragment (the usual case) gets exactly its size;
+	 * a record in several fragments grows geometrically. */
+	cap = need;
+	if (!(c->last_frag && c->reclen == 0) && 2 * c->reccap > need)
+		cap = 2 * c->reccap < c->t->max_record ? 2 * c->reccap
+						       : c->t->max_record;
+	n = realloc(c->rec, cap ? cap : 1);
+	if (!n)
+		return false;
+	c->rec = n;
+	c->reccap = cap;
+	return true;
+}
+
+static bool read_frag_header(struct conn *c, struct evbuffer *in)
+{
+	uint32_t hdr, len;
+	char why[80];
+
+	if (evbuffer_remove(in, &hdr, 4) != 4)
+		return false;
+	hdr = ntohl(hdr);
+	len = hdr & ~LAST_FRAG;
+	c->last_frag = (hdr & LAST_FRAG) != 0;
+	if (!rec_reserve(c, len)) {
+		snprintf(why, sizeof(why),
+			 "record of more than %u bytes (fragment of %u)",
+			 c->t->max_record, len);
+		conn_fail(c, why);
+		return false;
+	}
+	c->frag_left = len;
+	c->in_frag = true;
+	return true;
+}
+
+static void read_records(struct conn *c, struct evbuffer *in);
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* conn_fail() may drop the last reference: keep c until we return. */
+	conn_get(c);
+	read_records(c, in);
+	conn_put(c);
+}
+
+static void read_records(struct conn *c, struct evbuffer *in)
+{
+	size_t n;
+
+	while (!c->closed && !c->paused && !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED)) {
+		if (!c->in_frag) {
+			if (evbuffer_get_length(in) < 4)
+				return;
+			if (!read_frag_header(c, in))
+				return;
+		}
+		n = evbuffer_get_length(in);
+		if (n > c->frag_left)
+			n = c->frag_left;
+		if (n > 0) {
+			if (evbuffer_remove(in, c->rec + c->reclen, n) != (int)n) {
+				conn_fail(c, "read error");
+				return;
+			}
+			c->reclen += n;
+			c->frag_left -= (uint32_t)n;
+		}
+		if (c->frag_left > 0)
+			return; /* the rest has not arrived yet */
+		c->in_frag = false;
+		if (!c->last_frag)
+			continue;
+		if (c->reclen == 0) {
+			conn_fail(c, "empty record");
+			return;
+		}
+		conn_submit(c);
+	}
+}
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	conn_resume(arg); /* the output drained below the low mark */
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	bool mid_record = c->in_frag || c->reclen > 0;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* Not idle while it waits for our replies. */
+		if (c->inflight > 0 || c->paused) {
+			if (!c->paused)
+				bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		log_info("%s: idle for %u seconds; closing connection",
+			 c->name, c->t->idle_timeout);
+	} else if (mid_record) {
+		conn_fail(c, "truncated record (peer closed mid-record)");
+		return;
+	} else if (what & BEV_EVENT_ERROR) {
+		log_debug("%s: %s", c->name, strerror(EVUTIL_SOCKET_ERROR()));
+	}
+	conn_close(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct transport *t = arg;
+	struct timeval idle = { .tv_sec = (time_t)t->idle_timeout };
+	char name[INET6_ADDRSTRLEN + 8];
+	struct conn *c;
+	int one = 1;
+
+	if (t->stopping || t->nconns >= t->max_connections) {
+		log_ratelimited(LOG_WARNING,
+				"%s: %u connections open; refusing another",
+				log_addr(sa, name, sizeof(name)), t->nconns);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->bev = bufferevent_socket_new(
+			t->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+	if (!c || !c->bev) {
+		log_ratelimited(LOG_ERR, "out of memory accepting a client");
+		free(c);
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->t = t;
+	c->refs = 1;
+	memcpy(&c->peer, sa, (size_t)salen);
+	c->peer_len = (socklen_t)salen;
+	log_addr(sa, c->name, sizeof(c->name));
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
+	bufferevent_set_max_single_read(c->bev, READ_CHUNK);
+	if (t->idle_timeout)
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	t->nconns++;
+	log_debug("%s: connected", c->name);
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+static void udp_work(void *arg)
+{
+	struct rpc_req *req = arg;
+	struct transport *t = req->srv->transport;
+	char name[INET6_ADDRSTRLEN + 8];
+	size_t len;
+
+	len = execute(req->srv, req);
+	if (len && sendto(t->udp_fd, req->out.base + 4, len, 0,
+			  (struct sockaddr *)&req->peer, req->peer_len) < 0)
+		log_ratelimited(LOG_NOTICE, "%s: UDP reply of %zu bytes: %s",
+				log_addr((struct sockaddr *)&req->peer, name,
+					 sizeof(name)),
+				len, strerror(errno));
+	free(req->out.base);
+	__atomic_sub_fetch(&t->udp_inflight, 1, __ATOMIC_RELAXED);
+	free(req);
+}
+
+static void udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct transport *t = arg;
+	struct rpc_req *req;
+	uint8_t *buf, discard[4];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		if (__atomic_load_n(&t->udp_inflight, __ATOMIC_RELAXED) >=
+		    UDP_MAX_INFLIGHT) {
+			/* Overloaded: drop it; the client retransmits. */
+			if (recv(fd, discard, sizeof(discard), 0) < 0)
+				return;
+			continue;
+		}
+		buf = malloc(UDP_MAX_DGRAM);
+		req = calloc(1, sizeof(*req));
+		if (!buf || !req) {
+			free(buf);
+			free(req);
+			return;
+		}
+		req->peer_len = sizeof(req->peer);
+		n = recvfrom(fd, buf, UDP_MAX_DGRAM, 0,
+			     (struct sockaddr *)&req->peer, &req->peer_len);
+		if (n <= 0) {
+			free(buf);
+			free(req);
+			if (n < 0)
+				return; /* EAGAIN: drained */
+			continue;
+		}
+		req->srv = t->srv;
+		req->rec = buf;
+		req->reclen = (size_t)n;
+		__atomic_add_fetch(&t->udp_inflight, 1, __ATOMIC_RELAXED);
+		workers_submit(t->srv->workers, udp_work, req);
+	}
+}
+
+/* ---- signals and shutdown --------------------------------------------- */
+
+static void stop_accepting(struct transport *t)
+{
+	struct conn *c;
+
+	if (t->stopping)
+		return;
+	__atomic_store_n(&t->stopping, true, __ATOMIC_RELAXED);
+	evconnlistener_disable(t->listener);
+	if (t->udp_ev)
+		event_del(t->udp_ev);
+	for (c = t->conns; c; c = c->next)
+		bufferevent_disable(c->bev, EV_READ);
+	event_base_loopbreak(t->base);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	stop_accepting(arg);
+}
+
+static void reload_work(void *arg)
+{
+	server_reload(arg);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct transport *t = arg;
+
+	if (sig == SIGHUP) {
+		log_notice("SIGHUP: reloading configuration");
+		/* Reloading reads files: not on the loop thread. */
+		workers_submit(t->srv->workers, reload_work, t->srv);
+		return;
+	}
+	log_notice("%s: shutting down", strsignal((int)sig));
+	stop_accepting(t);
+}
+
+void transport_shutdown(struct transport *t)
+{
+	event_active(t->stop_ev, EV_READ, 0); /* any thread */
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int bind_socket(const struct sockaddr_storage *ss, socklen_t len,
+		       int type, char *err, size_t errlen)
+{
+	int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (type == SOCK_STREAM)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+		snprintf(err, errlen, "bind %s: %s",
+			 type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+static uint16_t get_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/*
+ * TCP and UDP on the same port.  With port 0 the kernel picks TCP's; if
+ * UDP cannot have the same one, try another.
+ */
+static int bind_both(struct transport *t, const struct config *cfg,
+		     int *tcp, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int attempt, e;
+
+	for (attempt = 0; attempt < 16; attempt++) {
+		ss = cfg->listen;
+		*tcp = bind_socket(&ss, cfg->listen_len, SOCK_STREAM, err,
+				   errlen);
+		if (*tcp < 0)
+			return -1;
+		len = sizeof(ss);
+		if (getsockname(*tcp, (struct sockaddr *)&ss, &len) < 0) {
+			snprintf(err, errlen, "getsockname: %s",
+				 strerror(errno));
+			close(*tcp);
+			return -1;
+		}
+		t->port = get_port(&ss);
+		if (!cfg->udp)
+			return 0;
+		t->udp_fd = bind_socket(&ss, cfg->listen_len, SOCK_DGRAM, err,
+					errlen);
+		if (t->udp_fd >= 0)
+			return 0;
+		e = errno;
+		close(*tcp);
+		if (e != EADDRINUSE || get_port(&cfg->listen) != 0)
+			return -1; /* a fixed port: nothing else to try */
+	}
+	return -1;
+}
+
+static int setup_events(struct transport *t, int tcp, char *err,
+			size_t errlen)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+
+	t->listener = evconnlistener_new(t->base, on_accept, t,
+					 LEV_OPT_CLOSE_ON_FREE |
+						 LEV_OPT_CLOSE_ON_EXEC,
+					 -1, tcp);
+	if (!t->listener) {
+		snprintf(err, errlen, "listen: %s", strerror(errno));
+		close(tcp);
+		return -1;
+	}
+	if (t->udp_fd >= 0) {
+		t->udp_ev = event_new(t->base, t->udp_fd, EV_READ | EV_PERSIST,
+				      udp_read, t);
+		if (!t->udp_ev || event_add(t->udp_ev, NULL) < 0)
+			goto nomem;
+	}
+	for (i = 0; i < 3; i++) {
+		t->sigs[i] = evsignal_new(t->base, signals[i], on_signal, t);
+		if (!t->sigs[i] || event_add(t->sigs[i], NULL) < 0)
+			goto nomem;
+	}
+	t->stop_ev = event_new(t->base, -1, 0, on_stop, t);
+	if (!t->stop_ev)
+		goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "cannot set up events");
+	return -1;
+}
+
+struct transport *transport_open(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	struct sockaddr_storage bound = cfg->listen;
+	struct transport *t;
+	char addr[INET6_ADDRSTRLEN + 8];
+	int tcp;
+
+	if (evthread_use_pthreads() < 0) {
+		snprintf(err, errlen, "libevent: no thread support");
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->srv = srv;
+	t->udp_fd = -1;
+	t->max_record = cfg->max_record;
+	t->max_connections = cfg->max_connections;
+	t->idle_timeout = cfg->idle_timeout;
+	t->base = event_base_new();
+	if (!t->base) {
+		snprintf(err, errlen, "cannot create event base");
+		free(t);
+		return NULL;
+	}
+	if (bind_both(t, cfg, &tcp, err, errlen) < 0 ||
+	    setup_events(t, tcp, err, errlen) < 0) {
+		transport_close(t);
+		return NULL;
+	}
+	srv->transport = t;
+	set_port(&bound, t->port);
+	log_notice("listening on %s (%s)",
+		   log_addr((struct sockaddr *)&bound, addr, sizeof(addr)),
+		   t->udp_fd >= 0 ? "tcp, udp" : "tcp");
+	return t;
+}
+
+int transport_run(struct transport *t)
+{
+	if (event_base_dispatch(t->base) < 0) {
+		log_err("event loop failed");
+		return -1;
+	}
+	return 0;
+}
+
+uint16_t transport_port(const struct transport *t)
+{
+	return t->port;
+}
+
+static bool outputs_pending(const struct transport *t)
+{
+	const struct conn *c;
+
+	for (c = t->conns; c; c = c->next)
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			return true;
+	return false;
+}
+
+static void flush_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct transport *t = arg;
+
+	if (!outputs_pending(t))
+		event_base_loopbreak(t->base);
+}
+
+/*
+ * After the workers have finished: give the replies they queued a moment
+ * to reach the clients, then close everything.
+ */
+static void flush_replies(struct transport *t)
+{
+	struct timeval tick = { 0, 10000 }, limit = { FLUSH_SECONDS, 0 };
+	struct event *ev;
+
+	if (!outputs_pending(t))
+		return;
+	ev = event_new(t->base, -1, EV_PERSIST, flush_tick, t);
+	if (!ev)
+		return;
+	event_add(ev, &tick);
+	event_base_loopexit(t->base, &limit);
+	event_base_dispatch(t->base);
+	event_free(ev);
+}
+
+void transport_close(struct transport *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->listener)
+		flush_replies(t);
+	while (t->conns)
+		conn_close(t->conns);
+	if (t->listener)
+		evconnlistener_free(t->listener);
+	if (t->udp_ev)
+		event_free(t->udp_ev);
+	if (t->udp_fd >= 0)
+		close(t->udp_fd);
+	for (i = 0; i < 3; i++)
+		if (t->sigs[i])
+			event_free(t->sigs[i]);
+	if (t->stop_ev)
+		event_free(t->stop_ev);
+	if (t->srv && t->srv->transport == t)
+		t->srv->transport = NULL;
+	event_base_free(t->base);
+	free(t);
+}
