@@ -1,0 +1,1012 @@
+/*
+ * union_test.c - the union engine and the catalog against real layer
+ * directories and a real SQLite catalog (run as root: credentials and
+ * trusted.* xattrs are real).  When `mount -t overlay` works, the kernel's
+ * view of the same layers is compared with the engine's.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "../union/siphash.h"
+#include "tap.h"
+#include "union.h"
+
+static char T[256];		/* test root */
+static char L1[300], L2[300], UP[300], WK[300], DB[300];
+static struct un_catalog *cat;
+static struct un_export *ex;
+static const struct un_cred root_cr = { 0, 0, 0, { 0 } };
+static const struct un_cred user_cr = { 1000, 1000, 0, { 0 } };
+
+static const char *P(const char *fmt, ...)
+{
+	static __thread char bufs[8][1024];
+	static __thread int n;
+	char *b = bufs[n++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, 1024, fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+static void put(const char *path, const char *data)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(data, f) < 0 || fclose(f) != 0) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(2);
+	}
+}
+
+static void mkd(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		printf("Bail out! mkdir %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+}
+
+static void whiteout(const char *path)
+{
+	if (mknod(path, S_IFCHR, makedev(0, 0)) < 0) {
+		printf("Bail out! mknod %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+}
+
+static bool is_wh(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
+	       st.st_rdev == makedev(0, 0);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static void open_all(void)
+{
+	char err[256];
+	struct un_export_conf conf = {
+		.name = "/export", .lower = { L1, L2 }, .nlower = 2,
+		.upper = UP, .work = WK,
+	};
+	int rc = un_catalog_open(DB, &cat, err, sizeof(err));
+
+	if (rc == 0)
+		rc = un_export_open(cat, &conf, &ex, err, sizeof(err));
+	if (rc < 0) {
+		printf("Bail out! open: %s\n", err);
+		exit(2);
+	}
+}
+
+static void close_all(void)
+{
+	un_export_close(ex);
+	un_catalog_close(cat);
+	ex = NULL;
+	cat = NULL;
+}
+
+/* Resolve "a/b/c" from the root, as a client would. */
+static int lk(const char *path, struct un_handle *out)
+{
+	char buf[1024], *name, *save = NULL;
+	struct un_handle cur;
+	int rc = un_root(ex, &cur);
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (name = strtok_r(buf, "/", &save); rc == 0 && name;
+	     name = strtok_r(NULL, "/", &save))
+		rc = un_lookup(ex, &root_cr, &cur, name, &cur, NULL, NULL);
+	if (rc == 0)
+		*out = cur;
+	return rc;
+}
+
+/* The content of a file through the engine, or "<errno>". */
+static const char *rd(const struct un_handle *fh)
+{
+	static __thread char buf[8][4096];
+	static __thread int n;
+	char *b = buf[n++ % 8];
+	bool eof;
+	ssize_t r = un_read(ex, &root_cr, fh, 0, 4095, b, &eof, NULL);
+
+	if (r < 0)
+		snprintf(b, 4096, "<%d>", (int)r);
+	else
+		b[r] = '\0';
+	return b;
+}
+
+static const char *rdp(const char *path)
+{
+	struct un_handle fh;
+	int rc = lk(path, &fh);
+
+	return rc < 0 ? P("<%d>", rc) : rd(&fh);
+}
+
+static int wr(const struct un_handle *fh, uint64_t off, const char *s)
+{
+	enum un_stable got;
+	ssize_t n = un_write(ex, &root_cr, fh, off, s, strlen(s), UN_FILE_SYNC,
+			     &got, NULL);
+
+	return n < 0 ? (int)n : (n == (ssize_t)strlen(s) ? 0 : -EIO);
+}
+
+static const char *file(const char *path)
+{
+	static char buf[4][4096];
+	static __thread int n;
+	char *b = buf[n++ % 4];
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd < 0 ? -1 : read(fd, b, 4095);
+
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		snprintf(b, 4096, "<none>");
+	else
+		b[r] = '\0';
+	return b;
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void test_siphash(void)
+{
+	static const uint8_t v128_0[16] = {
+		0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6,
+		0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93 };
+	static const uint8_t v128_15[16] = {
+		0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11,
+		0x7e, 0x08, 0xec, 0x0f, 0x97, 0xcf, 0xc3, 0xd9 };
+	static const uint8_t v128_63[16] = {
+		0x51, 0x50, 0xd1, 0x77, 0x2f, 0x50, 0x83, 0x4a,
+		0x50, 0x3e, 0x06, 0x9a, 0x97, 0x3f, 0xbd, 0x7c };
+	uint8_t k[16], in[64], out[16];
+
+	for (int i = 0; i < 16; i++)
+		k[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		in[i] = (uint8_t)i;
+	CHECK(siphash24_u64(k, in, 0) == 0x726fdb47dd0e0e31ULL,
+	      "siphash-2-4-64, empty message");
+	CHECK(siphash24_u64(k, in, 15) == 0xa129ca6149be45e5ULL,
+	      "siphash-2-4-64, the paper's 15-byte example");
+	siphash24(k, in, 0, out, 16);
+	CHECK(memcmp(out, v128_0, 16) == 0, "siphash-2-4-128, 0 bytes");
+	siphash24(k, in, 15, out, 16);
+	CHECK(memcmp(out, v128_15, 16) == 0, "siphash-2-4-128, 15 bytes");
+	siphash24(k, in, 63, out, 16);
+	CHECK(memcmp(out, v128_63, 16) == 0, "siphash-2-4-128, 63 bytes");
+}
+
+static void set_xattr(const char *path, const char *name, const char *val)
+{
+	if (lsetxattr(path, name, val, strlen(val), 0) < 0) {
+		printf("Bail out! setxattr %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+}
+
+static void setup_layers(void)
+{
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1100000000, 0 } };
+	int fd;
+
+	snprintf(T, sizeof(T), "/tmp/union_test.XXXXXX");
+	if (!mkdtemp(T)) {
+		printf("Bail out! mkdtemp\n");
+		exit(2);
+	}
+	snprintf(L1, sizeof(L1), "%s/l1", T);
+	snprintf(L2, sizeof(L2), "%s/l2", T);
+	snprintf(UP, sizeof(UP), "%s/up", T);
+	snprintf(WK, sizeof(WK), "%s/wk", T);
+	snprintf(DB, sizeof(DB), "%s/catalog.db", T);
+	mkd(L1), mkd(L2), mkd(UP), mkd(WK);
+
+	put(P("%s/a.txt", L2), "l2-a"), put(P("%s/a.txt", L1), "l1-a");
+	put(P("%s/a.txt", UP), "up-a");
+	put(P("%s/b.txt", L2), "l2-b");
+	put(P("%s/gone", L2), "g"), whiteout(P("%s/gone", L1));
+	put(P("%s/hidden1", L1), "h"), whiteout(P("%s/hidden1", UP));
+	mkd(P("%s/d", L2)), put(P("%s/d/y", L2), "l2-y");
+	mkd(P("%s/d", L1)), put(P("%s/d/x", L1), "l1-x");
+	mkd(P("%s/d", UP)), put(P("%s/d/z", UP), "up-z");
+	mkd(P("%s/opq", L2)), put(P("%s/opq/o2", L2), "o2");
+	mkd(P("%s/opq", L1)), put(P("%s/opq/o1", L1), "o1");
+	set_xattr(P("%s/opq", L1), "trusted.overlay.opaque", "y");
+	mkd(P("%s/shadow", L2)), put(P("%s/shadow/s", L2), "s");
+	put(P("%s/shadow", L1), "file over dir");
+	mkd(P("%s/rmd", L1)), put(P("%s/rmd/f", L1), "f");
+	mkd(P("%s/lowdir", L1)), mkd(P("%s/lowdir/in", L1));
+	put(P("%s/mv.txt", L1), "move me");
+	put(P("%s/hl-a", L1), "hl");
+	if (link(P("%s/hl-a", L1), P("%s/hl-b", L1)) < 0 ||
+	    symlink("/etc/passwd", P("%s/sym", L1)) < 0 ||
+	    symlink("../../", P("%s/sym2", L1)) < 0 ||
+	    symlink("/etc", P("%s/esc", L1)) < 0) {
+		printf("Bail out! link/symlink\n");
+		exit(2);
+	}
+	mkd(P("%s/hl2", L1)), put(P("%s/hl2/one", L1), "v1");
+	mkd(P("%s/hl2/sub", L1));
+	if (link(P("%s/hl2/one", L1), P("%s/hl2/sub/two", L1)) < 0)
+		exit(2);
+	mkd(P("%s/p", L1)), mkd(P("%s/p/q", L1));
+	put(P("%s/p/q/deep.txt", L1), "deep");
+	/* a file with an owner, mode, times, an xattr and a hole */
+	put(P("%s/cu.txt", L1), "");
+	fd = open(P("%s/cu.txt", L1), O_WRONLY);
+	if (fd < 0 || pwrite(fd, "end", 3, 4 << 20) != 3 || close(fd) < 0)
+		exit(2);
+	if (chown(P("%s/cu.txt", L1), 1234, 2345) < 0 ||
+	    chmod(P("%s/cu.txt", L1), 0640) < 0)
+		exit(2);
+	set_xattr(P("%s/cu.txt", L1), "user.test", "value");
+	if (utimensat(AT_FDCWD, P("%s/cu.txt", L1), ts, 0) < 0)
+		exit(2);
+	put(P("%s/sa.txt", L1), "setattr");
+	if (utimensat(AT_FDCWD, P("%s/sa.txt", L1), ts, 0) < 0)
+		exit(2);
+	put(P("%s/secret", UP), "s3cret"), chmod(P("%s/secret", UP), 0600);
+	put(P("%s/pub", L1), "public"), chmod(P("%s/pub", L1), 0644);
+	mkd(P("%s/big", L1));
+	for (int i = 0; i < 60; i++)
+		put(P("%s/big/f%02d", L1, i), "x");
+}
+
+static void test_lookup(void)
+{
+	struct un_handle fh;
+	struct un_attr a;
+
+	CHECK_STR(rdp("a.txt"), "up-a", "upper wins over both lowers");
+	CHECK_STR(rdp("b.txt"), "l2-b", "a name only in the bottom layer");
+	CHECK_STR(rdp("d/x"), "l1-x", "merged dir: entry from lower 1");
+	CHECK_STR(rdp("d/y"), "l2-y", "merged dir: entry from lower 2");
+	CHECK_STR(rdp("d/z"), "up-z", "merged dir: entry from upper");
+	CHECK_EQ(lk("gone", &fh), -ENOENT, "whiteout in lower 1 hides lower 2");
+	CHECK_EQ(lk("hidden1", &fh), -ENOENT, "whiteout in upper hides lower");
+	CHECK_STR(rdp("opq/o1"), "o1", "opaque dir shows its own entries");
+	CHECK_EQ(lk("opq/o2", &fh), -ENOENT, "opaque dir hides the dir below");
+	CHECK_EQ(lk("shadow", &fh), 0, "file over dir: found");
+	CHECK_EQ(un_getattr(ex, &fh, &a), 0, "getattr");
+	CHECK_EQ(a.type, UN_REG, "a file in a higher layer hides a dir");
+	CHECK_EQ(lk("shadow/s", &fh), -ENOTDIR, "...and what is inside");
+	CHECK_EQ(lk("hl-a", &fh), 0, "hard-linked lower file");
+	CHECK_EQ(un_getattr(ex, &fh, &a), 0, "getattr");
+	CHECK_EQ(a.nlink, 2, "lower nlink reported");
+	CHECK_EQ(a.fsid, un_export_id(ex), "fsid is the export id");
+}
+
+static void test_names(void)
+{
+	struct un_handle root, fh;
+	char longname[300];
+
+	memset(longname, 'n', 256);
+	longname[256] = '\0';
+	un_root(ex, &root);
+	CHECK_EQ(un_lookup(ex, &root_cr, &root, "d/x", &fh, NULL, NULL),
+		 -EINVAL, "name with / refused");
+	CHECK_EQ(un_lookup(ex, &root_cr, &root, "..", &fh, NULL, NULL),
+		 -EINVAL, "\"..\" refused");
+	CHECK_EQ(un_lookup(ex, &root_cr, &root, ".", &fh, NULL, NULL),
+		 -EINVAL, "\".\" refused");
+	CHECK_EQ(un_lookup(ex, &root_cr, &root, "", &fh, NULL, NULL),
+		 -EINVAL, "empty name refused");
+	CHECK_EQ(un_lookup(ex, &root_cr, &root, longname, &fh, NULL, NULL),
+		 -ENAMETOOLONG, "256-byte name refused");
+	CHECK_EQ(un_create(ex, &root_cr, &root, "../x", UN_CREATE_GUARDED,
+			   NULL, NULL, &fh, NULL, NULL),
+		 -EINVAL, "create with ../ refused");
+	CHECK(!exists(P("%s/x", T)), "nothing created outside");
+}
+
+static void test_symlinks(void)
+{
+	struct un_handle fh, x;
+	char buf[256];
+	bool eof;
+
+	CHECK_EQ(lk("sym", &fh), 0, "symlink looked up");
+	CHECK_EQ(un_readlink(ex, &root_cr, &fh, buf, sizeof(buf), NULL), 11,
+		 "readlink length");
+	CHECK_STR(buf, "/etc/passwd", "absolute target returned as data");
+	CHECK_EQ(un_read(ex, &root_cr, &fh, 0, sizeof(buf), buf, &eof, NULL),
+		 -EINVAL, "READ of a symlink does not follow it");
+	CHECK_EQ(un_lookup(ex, &root_cr, &fh, "x", &x, NULL, NULL), -ENOTDIR,
+		 "lookup through a symlink fails");
+	CHECK_EQ(lk("esc/passwd", &x), -ENOTDIR,
+		 "symlink to /etc is not a way out");
+	CHECK_EQ(lk("sym2", &fh), 0, "relative symlink");
+	un_readlink(ex, &root_cr, &fh, buf, sizeof(buf), NULL);
+	CHECK_STR(buf, "../../", "\"../../\" returned as data");
+	CHECK_EQ(lk("sym2/etc", &x), -ENOTDIR, "and never followed");
+}
+
+struct names {
+	char v[256][64];
+	uint64_t cookie[256];
+	int n, stop_after;
+};
+
+static int collect(void *arg, const struct un_dirent *de)
+{
+	struct names *ns = arg;
+
+	if (ns->stop_after && ns->n >= ns->stop_after)
+		return 1;
+	if (ns->n < 256) {
+		snprintf(ns->v[ns->n], 64, "%s", de->name);
+		ns->cookie[ns->n] = de->cookie;
+	}
+	ns->n++;
+	return 0;
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static const char *listing(const char *path)
+{
+	static char out[4096];
+	static struct names ns;
+	struct un_handle fh;
+	uint64_t verf;
+	bool eof = false;
+	int rc;
+
+	memset(&ns, 0, sizeof(ns));
+	if (*path ? (rc = lk(path, &fh)) < 0 : (rc = un_root(ex, &fh)) < 0)
+		return P("<%d>", rc);
+	rc = un_readdir(ex, &root_cr, &fh, 0, 0, false, collect, &ns, &verf,
+			&eof, NULL);
+	if (rc < 0 || !eof)
+		return P("<%d eof=%d>", rc, eof);
+	qsort(ns.v, (size_t)ns.n, sizeof(ns.v[0]), cmpstr);
+	out[0] = '\0';
+	for (int i = 0; i < ns.n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+			 i ? " " : "", ns.v[i]);
+	return out;
+}
+
+static void test_readdir(void)
+{
+	CHECK_STR(listing("d"), ". .. x y z", "merged dir lists each name once");
+	CHECK_STR(listing("opq"), ". .. o1", "opaque dir lists its own only");
+	CHECK_STR(listing(""),
+		  ". .. a.txt b.txt big cu.txt d esc hl-a hl-b hl2 lowdir "
+		  "mv.txt opq p pub rmd sa.txt secret shadow sym sym2",
+		  "root: merged, no whiteouts, hidden names absent");
+}
+
+static void test_cookies(void)
+{
+	struct names a = { .stop_after = 20 }, b = { 0 };
+	struct un_handle dir, root, fh;
+	uint64_t verf, last;
+	bool eof = false, dup = false, sorted = true;
+	int seen[100] = { 0 };
+
+	lk("big", &dir);
+	un_root(ex, &root);
+	CHECK_EQ(un_readdir(ex, &root_cr, &dir, 0, 0, false, collect, &a,
+			    &verf, &eof, NULL), 0, "first part of a listing");
+	CHECK(!eof && a.n == 20, "stopped when the reply was full");
+	CHECK(verf != 0, "verifier is not zero");
+	CHECK_EQ(a.cookie[0], 1, "cookie of . is 1");
+	CHECK_EQ(a.cookie[1], 2, "cookie of .. is 2");
+	last = a.cookie[19];
+	/* entries come and go in the middle of the listing */
+	for (int i = 0; i < 60; i += 7)
+		un_remove(ex, &root_cr, &dir, P("f%02d", i), NULL);
+	un_create(ex, &root_cr, &dir, "new1", UN_CREATE_GUARDED, NULL, NULL,
+		  &fh, NULL, NULL);
+	/* and the server restarts */
+	close_all();
+	open_all();
+	lk("big", &dir);
+	CHECK_EQ(un_readdir(ex, &root_cr, &dir, last, 12345, false, collect,
+			    &b, &verf, &eof, NULL), -UN_EBADCOOKIE,
+		 "wrong verifier refused");
+	eof = false;
+	CHECK_EQ(un_readdir(ex, &root_cr, &dir, last, verf, false, collect,
+			    &b, &verf, &eof, NULL), 0, "resumed after restart");
+	CHECK(eof, "reached the end");
+	for (int i = 0; i < b.n; i++)
+		if (b.cookie[i] <= last || (i && b.cookie[i] <= b.cookie[i - 1]))
+			sorted = false;
+	CHECK(sorted, "resumed entries come after the cookie, in order");
+	for (int i = 2; i < a.n; i++)
+		seen[atoi(a.v[i] + 1)]++;
+	for (int i = 0; i < b.n; i++)
+		if (b.v[i][0] == 'f' && seen[atoi(b.v[i] + 1)]++)
+			dup = true;
+	CHECK(!dup, "no entry listed twice");
+	for (int i = 0; i < 60; i++)
+		if (i % 7 && !seen[i])
+			dup = true;
+	CHECK(!dup, "no surviving entry skipped");
+}
+
+static void test_copy_up_write(void)
+{
+	struct un_handle fh;
+	struct stat up, lo;
+	char val[32] = "";
+	struct un_attr a;
+
+	CHECK_EQ(lk("cu.txt", &fh), 0, "lower file");
+	CHECK_EQ(un_getattr(ex, &fh, &a), 0, "getattr before");
+	CHECK_EQ(wr(&fh, 0, "head"), 0, "write copies up");
+	CHECK(stat(P("%s/cu.txt", UP), &up) == 0, "copy is in upper");
+	stat(P("%s/cu.txt", L1), &lo);
+	CHECK_EQ(up.st_mode & 07777, 0640, "mode kept");
+	CHECK(up.st_uid == 1234 && up.st_gid == 2345, "owner kept");
+	CHECK_EQ(up.st_size, (4 << 20) + 3, "size kept");
+	CHECK(up.st_blocks * 512 < (1 << 20), "hole kept (%lld blocks)",
+	      (long long)up.st_blocks);
+	CHECK(lgetxattr(P("%s/cu.txt", UP), "user.test", val, sizeof(val)) ==
+		      5 && memcmp(val, "value", 5) == 0, "xattr copied");
+	CHECK_EQ(up.st_atim.tv_sec, 1000000000, "atime copied");
+	CHECK_EQ(lo.st_size, (4 << 20) + 3, "lower size unchanged");
+	CHECK_STR(file(P("%s/cu.txt", L1)), "", "lower data unchanged");
+	CHECK_STR(rd(&fh), "head", "new data through the same handle");
+	{
+		struct un_attr b;
+
+		un_getattr(ex, &fh, &b);
+		CHECK_EQ(b.fileid, a.fileid, "fileid stable over copy-up");
+	}
+}
+
+static void test_setattr(void)
+{
+	struct un_sattr sa = { .mask = UN_SET_MODE, .mode = 0600 };
+	struct un_handle fh;
+	struct un_wcc wcc;
+	struct stat st;
+
+	lk("sa.txt", &fh);
+	CHECK_EQ(un_setattr(ex, &root_cr, &fh, &sa, NULL, &wcc), 0,
+		 "chmod of a lower file");
+	CHECK(stat(P("%s/sa.txt", UP), &st) == 0 && (st.st_mode & 0777) ==
+		      0600, "copied up with the new mode");
+	CHECK_EQ(st.st_mtim.tv_sec, 1100000000, "mtime kept by copy-up");
+	CHECK(stat(P("%s/sa.txt", L1), &st) == 0 && (st.st_mode & 0777) ==
+		      0644, "lower mode unchanged");
+	CHECK(wcc.pre_valid && wcc.post_valid && wcc.post.mode == 0600,
+	      "wcc filled");
+	struct timespec wrong = { 1, 1 };
+	CHECK_EQ(un_setattr(ex, &root_cr, &fh, &sa, &wrong, NULL),
+		 -UN_ENOTSYNC, "ctime guard");
+}
+
+static void test_remove(void)
+{
+	struct un_handle root, fh, d;
+
+	un_root(ex, &root);
+	lk("b.txt", &fh);
+	CHECK_EQ(un_remove(ex, &root_cr, &root, "b.txt", NULL), 0,
+		 "remove a lower file");
+	CHECK(is_wh(P("%s/b.txt", UP)), "whiteout (char 0/0) in upper");
+	CHECK_EQ(lk("b.txt", &d), -ENOENT, "name is gone");
+	CHECK_STR(rd(&fh), P("<%d>", -ESTALE), "old handle is stale");
+	CHECK(strstr(listing(""), "b.txt") == NULL, "not listed");
+	CHECK_EQ(un_remove(ex, &root_cr, &root, "d", NULL), -EISDIR,
+		 "remove of a dir");
+	/* rmdir of a merged dir */
+	lk("rmd", &d);
+	CHECK_EQ(un_rmdir(ex, &root_cr, &root, "rmd", NULL), -ENOTEMPTY,
+		 "rmdir of a non-empty merged dir");
+	CHECK_EQ(un_remove(ex, &root_cr, &d, "f", NULL), 0, "empty it");
+	CHECK(is_wh(P("%s/rmd/f", UP)), "parent copied up, whiteout inside");
+	CHECK_EQ(un_rmdir(ex, &root_cr, &root, "rmd", NULL), 0,
+		 "rmdir of the merged dir");
+	CHECK(is_wh(P("%s/rmd", UP)), "whiteout for the dir");
+	CHECK_EQ(lk("rmd", &fh), -ENOENT, "dir gone");
+	/* mkdir over the whiteout: opaque */
+	CHECK_EQ(un_mkdir(ex, &root_cr, &root, "rmd", NULL, &fh, NULL, NULL),
+		 0, "mkdir over a whiteout");
+	{
+		char v[4] = "";
+
+		CHECK(getxattr(P("%s/rmd", UP), "trusted.overlay.opaque", v,
+			       sizeof(v)) == 1 && v[0] == 'y',
+		      "new dir is opaque");
+	}
+	CHECK_STR(listing("rmd"), ". ..", "and empty");
+	CHECK_EQ(lk("rmd/f", &d), -ENOENT, "lower entry stays hidden");
+	CHECK_EQ(un_rmdir(ex, &root_cr, &root, "nonexistent", NULL), -ENOENT,
+		 "rmdir of nothing");
+}
+
+static void test_rename(void)
+{
+	struct un_handle root, fh, d;
+
+	un_root(ex, &root);
+	lk("mv.txt", &fh);
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "mv.txt", &root, "mv2.txt",
+			   NULL, NULL), 0, "rename of a lower file");
+	CHECK_STR(file(P("%s/mv2.txt", UP)), "move me", "copied up to new name");
+	CHECK(is_wh(P("%s/mv.txt", UP)), "old name whited out");
+	CHECK_STR(rd(&fh), "move me", "handle follows the rename");
+	CHECK_EQ(lk("mv.txt", &d), -ENOENT, "old name gone");
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "lowdir", &root, "ld2", NULL,
+			   NULL), -EXDEV, "rename of a lower dir: EXDEV");
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "d", &root, "d2", NULL, NULL),
+		 -EXDEV, "rename of a merged dir: EXDEV");
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "mv2.txt", &root, "a.txt",
+			   NULL, NULL), 0, "rename over an existing file");
+	CHECK_STR(rdp("a.txt"), "move me", "target replaced");
+	CHECK(!exists(P("%s/mv2.txt", UP)), "no whiteout needed for mv2.txt");
+	/* an upper dir over a lower dir must become opaque */
+	un_mkdir(ex, &root_cr, &root, "updir", NULL, &d, NULL, NULL);
+	un_create(ex, &root_cr, &d, "in", UN_CREATE_GUARDED, NULL, NULL, &fh,
+		  NULL, NULL);
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "updir", &root, "lowdir", NULL,
+			   NULL), -ENOTEMPTY, "over a non-empty lower dir");
+	un_mkdir(ex, &root_cr, &root, "empty", NULL, &d, NULL, NULL);
+	CHECK_EQ(un_rmdir(ex, &root_cr, &root, "lowdir", NULL), -ENOTEMPTY,
+		 "lowdir/in is there");
+}
+
+static void test_hardlinks(void)
+{
+	struct un_handle a, b, two;
+	struct stat sa, sb;
+
+	lk("hl-a", &a);
+	lk("hl-b", &b);
+	CHECK_EQ(lk("hl2/sub/two", &two), 0, "lookup in a lower-only dir");
+	CHECK_EQ(wr(&a, 2, "+new"), 0, "write to one name");
+	CHECK_STR(rd(&b), "hl+new", "the other name shows the new data");
+	CHECK(stat(P("%s/hl-a", UP), &sa) == 0 &&
+		      stat(P("%s/hl-b", UP), &sb) == 0 && sa.st_ino == sb.st_ino,
+	      "one inode in upper");
+	CHECK_STR(file(P("%s/hl-a", L1)), "hl", "lower unchanged");
+	{
+		struct un_handle one;
+
+		lk("hl2/one", &one);
+		CHECK_EQ(wr(&one, 0, "v2"), 0, "write the first name");
+	}
+	CHECK_STR(rd(&two), "v2", "old handle of the other name, other dir");
+	CHECK(exists(P("%s/hl2/sub/two", UP)), "its dir copied up too");
+}
+
+static void test_handles(void)
+{
+	struct un_handle root, h, h2, d, u1, bad, fh;
+	struct un_attr a;
+
+	un_root(ex, &root);
+	CHECK_EQ(lk("p/q/deep.txt", &h), 0, "deep lower file");
+	CHECK(h.len <= UN_HANDLE_MAX, "handle fits (%u)", h.len);
+	CHECK_EQ(wr(&h, 0, "DEEP"), 0, "copy-up of a deep file");
+	CHECK(exists(P("%s/p/q/deep.txt", UP)), "ancestors copied up");
+	CHECK_STR(rd(&h), "DEEP", "handle after copy-up");
+	lk("p/q", &d);
+	CHECK_EQ(un_rename(ex, &root_cr, &d, "deep.txt", &d, "deep2.txt", NULL,
+			   NULL), 0, "rename");
+	CHECK_STR(rd(&h), "DEEP", "handle after rename");
+	un_mkdir(ex, &root_cr, &root, "u1", NULL, &u1, NULL, NULL);
+	un_create(ex, &root_cr, &u1, "f", UN_CREATE_UNCHECKED, NULL, NULL,
+		  &h2, NULL, NULL);
+	wr(&h2, 0, "uf");
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "u1", &root, "u2", NULL, NULL),
+		 0, "rename of an upper dir");
+	CHECK_STR(rd(&h2), "uf", "handle after rename of its parent");
+	un_getattr(ex, &h2, &a);
+	close_all();
+	open_all();
+	{
+		struct un_handle r2;
+		struct un_attr b;
+
+		un_root(ex, &r2);
+		CHECK(r2.len == root.len && !memcmp(r2.data, root.data, r2.len),
+		      "root handle same after restart");
+		CHECK_STR(rd(&h), "DEEP", "handle after restart");
+		CHECK_STR(rd(&h2), "uf", "handle after restart (renamed dir)");
+		un_getattr(ex, &h2, &b);
+		CHECK_EQ(b.fileid, a.fileid, "fileid after restart");
+	}
+	un_root(ex, &root);
+	lk("p/q", &d);
+	CHECK_EQ(un_remove(ex, &root_cr, &d, "deep2.txt", NULL), 0, "remove");
+	CHECK_EQ(un_getattr(ex, &h, &a), -ESTALE, "removed -> ESTALE");
+	un_create(ex, &root_cr, &d, "deep2.txt", UN_CREATE_GUARDED, NULL, NULL,
+		  &fh, NULL, NULL);
+	CHECK_EQ(un_getattr(ex, &h, &a), -ESTALE,
+		 "still ESTALE when a new file takes the name");
+	CHECK(memcmp(fh.data, h.data, h.len) != 0, "new file, new handle");
+	bad = h2;
+	bad.data[10] ^= 1;
+	CHECK_EQ(un_getattr(ex, &bad, &a), -UN_EBADHANDLE, "flipped byte");
+	bad = h2;
+	bad.data[30] ^= 0x80;
+	CHECK_EQ(un_getattr(ex, &bad, &a), -UN_EBADHANDLE, "flipped tag bit");
+	bad = h2;
+	bad.len = 20;
+	CHECK_EQ(un_getattr(ex, &bad, &a), -UN_EBADHANDLE, "short handle");
+	{
+		uint32_t id = 0;
+
+		CHECK_EQ(un_handle_export_id(&h2, &id), 0, "export id parse");
+		CHECK_EQ(id, un_export_id(ex), "export id");
+	}
+}
+
+static void test_create(void)
+{
+	const uint8_t v1[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	const uint8_t v2[8] = { 8, 7, 6, 5, 4, 3, 2, 1 };
+	struct un_handle root, a, b;
+
+	un_root(ex, &root);
+	CHECK_EQ(un_create(ex, &root_cr, &root, "ex", UN_CREATE_EXCLUSIVE,
+			   NULL, v1, &a, NULL, NULL), 0, "exclusive create");
+	CHECK_EQ(un_create(ex, &root_cr, &root, "ex", UN_CREATE_EXCLUSIVE,
+			   NULL, v1, &b, NULL, NULL), 0, "retransmission");
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len), "same file");
+	CHECK_EQ(un_create(ex, &root_cr, &root, "ex", UN_CREATE_EXCLUSIVE,
+			   NULL, v2, &b, NULL, NULL), -EEXIST, "other verifier");
+	CHECK_EQ(un_create(ex, &root_cr, &root, "ex", UN_CREATE_GUARDED,
+			   NULL, NULL, &b, NULL, NULL), -EEXIST, "guarded");
+	CHECK_EQ(un_create(ex, &root_cr, &root, "hidden1", UN_CREATE_GUARDED,
+			   NULL, NULL, &b, NULL, NULL), 0, "create over whiteout");
+	CHECK_STR(rd(&b), "", "new empty file, nothing from below");
+	CHECK(S_ISREG(0100000) && !is_wh(P("%s/hidden1", UP)),
+	      "whiteout replaced");
+}
+
+static void test_creds(void)
+{
+	struct un_handle fh, root;
+	char buf[64];
+	bool eof;
+	uint32_t granted = 0;
+
+	lk("secret", &fh);
+	CHECK_EQ(un_read(ex, &user_cr, &fh, 0, sizeof(buf), buf, &eof, NULL),
+		 -EACCES, "uid 1000 cannot read a 0600 root file");
+	CHECK(un_read(ex, &root_cr, &fh, 0, sizeof(buf), buf, &eof, NULL) == 6,
+	      "root can");
+	lk("pub", &fh);
+	CHECK(un_read(ex, &user_cr, &fh, 0, sizeof(buf), buf, &eof, NULL) == 6,
+	      "uid 1000 can read a 0644 file");
+	CHECK_EQ(un_write(ex, &user_cr, &fh, 0, "x", 1, UN_FILE_SYNC, NULL,
+			  NULL), -EACCES, "but not write it");
+	CHECK(!exists(P("%s/pub", UP)), "and nothing was copied up");
+	struct un_sattr sa = { .mask = UN_SET_MODE, .mode = 0777 };
+	CHECK_EQ(un_setattr(ex, &user_cr, &fh, &sa, NULL, NULL), -EPERM,
+		 "nor chmod it");
+	CHECK(!exists(P("%s/pub", UP)), "still not copied up");
+	CHECK_EQ(un_access(ex, &user_cr, &fh, UN_ACCESS_READ | UN_ACCESS_MODIFY,
+			   &granted, NULL), 0, "access");
+	CHECK_EQ(granted, UN_ACCESS_READ, "read granted, modify not");
+	un_root(ex, &root);
+	CHECK_EQ(un_create(ex, &user_cr, &root, "mine", UN_CREATE_GUARDED,
+			   NULL, NULL, &fh, NULL, NULL), -EACCES,
+		 "uid 1000 cannot create in a 0755 root dir");
+	CHECK_EQ(un_remove(ex, &user_cr, &root, "a.txt", NULL), -EACCES,
+		 "nor remove");
+}
+
+struct plus {
+	int n, with_fh;
+	uint64_t fileid_x;
+};
+
+static int collect_plus(void *arg, const struct un_dirent *de)
+{
+	struct plus *p = arg;
+
+	p->n++;
+	if (de->fh && de->attr && de->attr->fileid == de->fileid)
+		p->with_fh++;
+	if (!strcmp(de->name, "x"))
+		p->fileid_x = de->fileid;
+	return 0;
+}
+
+static void test_misc(void)
+{
+	struct un_handle root, fh, a, d;
+	struct un_attr at, lat;
+	struct plus pl = { 0 };
+	uint64_t verf;
+	bool eof;
+	char buf[64];
+
+	un_root(ex, &root);
+	CHECK_EQ(un_symlink(ex, &root_cr, &root, "newsym", "a.txt", NULL, &fh,
+			    &at, NULL), 0, "symlink");
+	CHECK_EQ(at.type, UN_LNK, "it is a symlink");
+	CHECK_EQ(un_readlink(ex, &root_cr, &fh, buf, sizeof(buf), NULL), 5,
+		 "readlink of the new symlink");
+	CHECK_EQ(un_mknod(ex, &root_cr, &root, "fifo", UN_FIFO, 0, 0, NULL,
+			  &fh, &at, NULL), 0, "mknod fifo");
+	CHECK_EQ(at.type, UN_FIFO, "it is a fifo");
+	CHECK_EQ(un_mknod(ex, &user_cr, &root, "dev", UN_CHR, 1, 3, NULL,
+			  &fh, &at, NULL), -EPERM, "devices need root");
+	lk("pub", &a);
+	CHECK_EQ(un_link(ex, &root_cr, &a, &root, "pub-link", &lat, NULL), 0,
+		 "link of a lower file");
+	CHECK_EQ(lat.nlink, 2, "two names now");
+	CHECK(exists(P("%s/pub", UP)) && exists(P("%s/pub-link", UP)),
+	      "copied up and linked in upper");
+	CHECK_EQ(lk("d", &d), 0, "merged dir");
+	CHECK_EQ(un_readdir(ex, &root_cr, &d, 0, 0, true, collect_plus, &pl,
+			    &verf, &eof, NULL), 0, "readdirplus");
+	CHECK(eof && pl.n == 5 && pl.with_fh == 5, "handles and attrs for all "
+	      "(%d of %d)", pl.with_fh, pl.n);
+	CHECK_EQ(lk("d/x", &fh), 0, "lookup");
+	CHECK_EQ(un_getattr(ex, &fh, &at), 0, "getattr");
+	CHECK_EQ(pl.fileid_x, at.fileid, "readdir fileid = lookup fileid");
+	CHECK_EQ(un_lookup_parent(ex, &root_cr, &d, &fh, &at), 0, "..");
+	CHECK(fh.len == root.len && !memcmp(fh.data, root.data, fh.len),
+	      ".. of d is the root");
+}
+
+static void *worker(void *arg)
+{
+	long id = (long)arg;
+	struct un_handle dir, fh;
+	long bad = 0;
+
+	if (lk("conc", &dir) < 0)
+		return (void *)1L;
+	for (int j = 0; j < 50; j++) {
+		const char *name = P("t%ld-%d", id, j);
+
+		if (un_create(ex, &root_cr, &dir, name, UN_CREATE_GUARDED, NULL,
+			      NULL, &fh, NULL, NULL) < 0 ||
+		    wr(&fh, 0, name) < 0 || strcmp(rd(&fh), name) != 0)
+			bad++;
+		if (lk("d/x", &fh) < 0 || lk("big", &fh) < 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_threads(void)
+{
+	struct un_handle root, fh;
+	pthread_t t[4];
+	long bad = 0;
+	void *r;
+
+	un_root(ex, &root);
+	un_mkdir(ex, &root_cr, &root, "conc", NULL, &fh, NULL, NULL);
+	for (long i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	CHECK_EQ(bad, 0, "4 threads creating, writing, reading, looking up");
+	CHECK_EQ(strlen(listing("conc")) > 0, 1, "listing");
+	{
+		int n = 0;
+		const char *s = listing("conc");
+
+		for (; *s; s++)
+			n += *s == ' ';
+		CHECK_EQ(n + 1, 202, "every file listed once");
+	}
+}
+
+/* ---- overlayfs comparison ------------------------------------------- */
+
+struct lines {
+	char **v;
+	int n;
+};
+
+static void add_line(struct lines *l, const char *s)
+{
+	l->v = realloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+	l->v[l->n++] = strdup(s);
+}
+
+static void engine_tree(const struct un_handle *dir, const char *prefix,
+			struct lines *out);
+
+static void engine_entry(const struct un_handle *dir, const char *prefix,
+			 const char *name, struct lines *out)
+{
+	struct un_handle fh;
+	struct un_attr a;
+	char path[1024], buf[512] = "";
+
+	if (un_lookup(ex, &root_cr, dir, name, &fh, &a, NULL) < 0) {
+		add_line(out, P("%s/%s LOOKUP-FAILED", prefix, name));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", prefix, name);
+	if (a.type == UN_REG)
+		snprintf(buf, sizeof(buf), "%s", rd(&fh));
+	else if (a.type == UN_LNK)
+		un_readlink(ex, &root_cr, &fh, buf, sizeof(buf), NULL);
+	add_line(out, P("%s t%d m%o %s", path, a.type, a.mode, buf));
+	if (a.type == UN_DIR)
+		engine_tree(&fh, path, out);
+}
+
+static void engine_tree(const struct un_handle *dir, const char *prefix,
+			struct lines *out)
+{
+	struct names *ns = calloc(1, sizeof(*ns));
+	uint64_t verf;
+	bool eof;
+
+	un_readdir(ex, &root_cr, dir, 0, 0, false, collect, ns, &verf, &eof,
+		   NULL);
+	for (int i = 0; i < ns->n && i < 256; i++)
+		if (strcmp(ns->v[i], ".") && strcmp(ns->v[i], ".."))
+			engine_entry(dir, prefix, ns->v[i], out);
+	free(ns);
+}
+
+static void kernel_tree(const char *real, const char *prefix,
+			struct lines *out)
+{
+	DIR *d = opendir(real);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char rp[1024], path[1024], buf[512] = "";
+		struct stat st;
+		int type;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(rp, sizeof(rp), "%s/%s", real, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", prefix, de->d_name);
+		if (lstat(rp, &st) < 0)
+			continue;
+		type = S_ISREG(st.st_mode) ? UN_REG : S_ISDIR(st.st_mode) ? UN_DIR
+			: S_ISLNK(st.st_mode) ? UN_LNK : S_ISFIFO(st.st_mode)
+			? UN_FIFO : S_ISSOCK(st.st_mode) ? UN_SOCK
+			: S_ISCHR(st.st_mode) ? UN_CHR : UN_BLK;
+		if (type == UN_REG)
+			snprintf(buf, sizeof(buf), "%s", file(rp));
+		else if (type == UN_LNK) {
+			ssize_t n = readlink(rp, buf, sizeof(buf) - 1);
+
+			buf[n > 0 ? n : 0] = '\0';
+		}
+		add_line(out, P("%s t%d m%o %s", path, type,
+				st.st_mode & 07777, buf));
+		if (type == UN_DIR)
+			kernel_tree(rp, path, out);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int cmpline(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_lines(struct lines *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static void test_overlay_mount(void)
+{
+	struct lines eng = { 0 }, ker = { 0 };
+	struct un_handle root;
+	char mnt[300], opts[2048];
+	int diff = 0;
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", T);
+	mkd(mnt);
+	un_root(ex, &root);
+	engine_tree(&root, "", &eng);
+	close_all(); /* the layers must not change while mounted */
+	snprintf(opts, sizeof(opts), "lowerdir=%s:%s,upperdir=%s,workdir=%s",
+		 L1, L2, UP, WK);
+	if (mount("overlay", mnt, "overlay", 0, opts) < 0) {
+		printf("# skip: mount -t overlay: %s\n", strerror(errno));
+		free_lines(&eng);
+		open_all();
+		return;
+	}
+	kernel_tree(mnt, "", &ker);
+	umount2(mnt, MNT_DETACH);
+	qsort(eng.v, (size_t)eng.n, sizeof(char *), cmpline);
+	qsort(ker.v, (size_t)ker.n, sizeof(char *), cmpline);
+	for (int i = 0; i < eng.n || i < ker.n; i++) {
+		const char *e = i < eng.n ? eng.v[i] : "(none)";
+		const char *k = i < ker.n ? ker.v[i] : "(none)";
+
+		if (strcmp(e, k) != 0 && diff++ < 5)
+			printf("#   engine: %s\n#   kernel: %s\n", e, k);
+	}
+	CHECK_EQ(eng.n, ker.n, "kernel overlay: same number of entries");
+	CHECK_EQ(diff, 0, "kernel overlay of the layers = the engine's view");
+	free_lines(&eng);
+	free_lines(&ker);
+	open_all();
+}
+
+static void test_key(void)
+{
+	struct un_catalog *c2;
+	char err[256] = "";
+
+	chmod(P("%s.key", DB), 0644);
+	CHECK(un_catalog_open(DB, &c2, err, sizeof(err)) == -EPERM,
+	      "key file with mode 0644 refused (%s)", err);
+	chmod(P("%s.key", DB), 0600);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # skip: needs root\n");
+		return 77;
+	}
+	test_siphash();
+	setup_layers();
+	open_all();
+	test_lookup();
+	test_names();
+	test_symlinks();
+	test_readdir();
+	test_cookies();
+	test_copy_up_write();
+	test_setattr();
+	test_remove();
+	test_rename();
+	test_hardlinks();
+	test_handles();
+	test_create();
+	test_creds();
+	test_misc();
+	test_threads();
+	test_overlay_mount();
+	close_all();
+	test_key();
+	if (!getenv("KEEP"))
+		system(P("rm -rf %s", T));
+	return tap_done();
+}

@@ -1,0 +1,776 @@
+/*
+ * catalog.c - the persistent map from object ids to names.
+ *
+ * Every object a client may hold a handle for has a row in objects (oid,
+ * never reused) and one row per name in names (parent oid, name).  The
+ * export root is the name "" under parent 0.  SQLite in WAL mode with
+ * synchronous=NORMAL: a commit is a write to the WAL, so a kill -9 loses
+ * nothing that was committed.  One connection, under cat->lock.
+ *
+ * In front of it sits a bounded LRU cache of objects, indexed by oid and
+ * by (parent, name), which also remembers where each object was last found
+ * (a hint used by namei.c).  The database is the truth; the cache may drop
+ * anything at any time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CACHE_MAX_DEFAULT 50000
+#define CACHE_BUCKETS 65536
+
+enum {
+	ST_GET_OBJ,
+	ST_GET_NAME,
+	ST_LOOKUP,
+	ST_INS_OBJ,
+	ST_INS_NAME,
+	ST_DEL_NAME,
+	ST_HAS_NAMES,
+	ST_MARK_REMOVED,
+	ST_GET_EXPORT,
+	ST_INS_EXPORT,
+	ST_SET_ROOT,
+	ST_RENAME,
+	ST_COUNT,
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_GET_OBJ] = "SELECT export, gen, type, removed FROM objects "
+		       "WHERE oid = ?1",
+	[ST_GET_NAME] = "SELECT parent, name FROM names WHERE oid = ?1 "
+			"LIMIT 1",
+	[ST_LOOKUP] = "SELECT oid FROM names WHERE export = ?1 AND "
+		      "parent = ?2 AND name = ?3",
+	[ST_INS_OBJ] = "INSERT INTO objects(export, gen, type, removed) "
+		       "VALUES(?1, ?2, ?3, 0)",
+	[ST_INS_NAME] = "INSERT OR REPLACE INTO names(export, parent, name, "
+			"oid) VALUES(?1, ?2, ?3, ?4)",
+	[ST_DEL_NAME] = "DELETE FROM names WHERE export = ?1 AND "
+			"parent = ?2 AND name = ?3",
+	[ST_HAS_NAMES] = "SELECT 1 FROM names WHERE oid = ?1 LIMIT 1",
+	[ST_MARK_REMOVED] = "UPDATE objects SET removed = 1 WHERE oid = ?1",
+	[ST_GET_EXPORT] = "SELECT id, root FROM exports WHERE name = ?1",
+	[ST_INS_EXPORT] = "INSERT INTO exports(name, root) VALUES(?1, 0)",
+	[ST_SET_ROOT] = "UPDATE exports SET root = ?2 WHERE id = ?1",
+	[ST_RENAME] = "UPDATE names SET parent = ?4, name = ?5 WHERE "
+		      "export = ?1 AND parent = ?2 AND name = ?3",
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS exports(id INTEGER PRIMARY KEY, "
+	"  name TEXT UNIQUE NOT NULL, root INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS objects(oid INTEGER PRIMARY KEY "
+	"  AUTOINCREMENT, export INTEGER NOT NULL, gen INTEGER NOT NULL, "
+	"  type INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS names(export INTEGER NOT NULL, "
+	"  parent INTEGER NOT NULL, name BLOB NOT NULL, oid INTEGER NOT NULL, "
+	"  PRIMARY KEY(export, parent, name)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS names_oid ON names(oid);";
+
+/* ---- the cache ------------------------------------------------------- */
+
+struct cnode {
+	struct cnode *next_oid, *next_name;
+	struct cnode *lru_prev, *lru_next;
+	struct cat_obj o;
+};
+
+struct cat_cache {
+	struct cnode *by_oid[CACHE_BUCKETS];
+	struct cnode *by_name[CACHE_BUCKETS];
+	struct cnode lru;	/* sentinel: lru.lru_next is the newest */
+	unsigned n, max;
+};
+
+static unsigned oid_bucket(uint64_t oid)
+{
+	return (unsigned)((oid * 0x9e3779b97f4a7c15ULL) >> 48) %
+	       CACHE_BUCKETS;
+}
+
+static unsigned name_bucket(uint64_t parent, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ parent;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 0x100000001b3ULL;
+	return (unsigned)(h ^ (h >> 32)) % CACHE_BUCKETS;
+}
+
+static void lru_unlink(struct cnode *n)
+{
+	n->lru_prev->lru_next = n->lru_next;
+	n->lru_next->lru_prev = n->lru_prev;
+}
+
+static void lru_push(struct cat_cache *c, struct cnode *n)
+{
+	n->lru_next = c->lru.lru_next;
+	n->lru_prev = &c->lru;
+	c->lru.lru_next->lru_prev = n;
+	c->lru.lru_next = n;
+}
+
+static struct cnode *cache_find_oid(struct cat_cache *c, uint64_t oid)
+{
+	struct cnode *n = c->by_oid[oid_bucket(oid)];
+
+	while (n && n->o.oid != oid)
+		n = n->next_oid;
+	if (n) {
+		lru_unlink(n);
+		lru_push(c, n);
+	}
+	return n;
+}
+
+static struct cnode *cache_find_name(struct cat_cache *c, uint32_t export,
+				     uint64_t parent, const char *name)
+{
+	struct cnode *n = c->by_name[name_bucket(parent, name)];
+
+	while (n && (n->o.parent != parent || n->o.export != export ||
+		     strcmp(n->o.name, name) != 0))
+		n = n->next_name;
+	if (n) {
+		lru_unlink(n);
+		lru_push(c, n);
+	}
+	return n;
+}
+
+static void chain_remove(struct cnode **head, struct cnode *n, bool by_oid)
+{
+	for (; *head; head = by_oid ? &(*head)->next_oid : &(*head)->next_name)
+		if (*head == n) {
+			*head = by_oid ? n->next_oid : n->next_name;
+			return;
+		}
+}
+
+static void cache_drop_node(struct cat_cache *c, struct cnode *n)
+{
+	chain_remove(&c->by_oid[oid_bucket(n->o.oid)], n, true);
+	chain_remove(&c->by_name[name_bucket(n->o.parent, n->o.name)], n,
+		     false);
+	lru_unlink(n);
+	c->n--;
+	free(n);
+}
+
+static void cache_drop(struct cat_cache *c, uint64_t oid)
+{
+	struct cnode *n = cache_find_oid(c, oid);
+
+	if (n)
+		cache_drop_node(c, n);
+}
+
+static void cache_put(struct cat_cache *c, const struct cat_obj *o)
+{
+	struct cnode *n;
+	unsigned b;
+
+	cache_drop(c, o->oid);
+	n = malloc(sizeof(*n));
+	if (!n)
+		return; /* the cache is only a cache */
+	n->o = *o;
+	b = oid_bucket(o->oid);
+	n->next_oid = c->by_oid[b];
+	c->by_oid[b] = n;
+	b = name_bucket(o->parent, o->name);
+	n->next_name = c->by_name[b];
+	c->by_name[b] = n;
+	lru_push(c, n);
+	if (++c->n > c->max)
+		cache_drop_node(c, c->lru.lru_prev);
+}
+
+static void cache_clear(struct cat_cache *c)
+{
+	while (c->n)
+		cache_drop_node(c, c->lru.lru_prev);
+}
+
+/* ---- SQLite helpers ---------------------------------------------------- */
+
+static int db_err(struct un_catalog *cat, const char *what)
+{
+	/* Rate limiting is the caller's business; this is rare. */
+	fprintf(stderr, "unionnfsd: catalog: %s: %s\n", what,
+		sqlite3_errmsg(cat->db));
+	return -EIO;
+}
+
+static sqlite3_stmt *stmt(struct un_catalog *cat, int which)
+{
+	sqlite3_stmt *s = cat->st[which];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static void bind_name(sqlite3_stmt *s, int col, const char *name)
+{
+	sqlite3_bind_blob(s, col, name, (int)strlen(name), SQLITE_STATIC);
+}
+
+/* Run a statement that returns no rows. */
+static int step_done(struct un_catalog *cat, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_err(cat, "write");
+}
+
+/* Writes go into the shared open transaction (see cat_sync). */
+static int begin_write(struct un_catalog *cat)
+{
+	if (cat->in_txn)
+		return 0;
+	if (sqlite3_exec(cat->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return db_err(cat, "begin");
+	cat->in_txn = true;
+	return 0;
+}
+
+static uint32_t new_gen(struct un_catalog *cat)
+{
+	uint64_t x = cat->rng; /* xorshift64 */
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	cat->rng = x;
+	return (uint32_t)(x >> 16) | 1;
+}
+
+/* ---- locked internals ------------------------------------------------ */
+
+static int get_locked(struct un_catalog *cat, uint64_t oid,
+		      struct cat_obj *o)
+{
+	struct cnode *n = cache_find_oid(cat->cache, oid);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (n) {
+		*o = n->o;
+		return 0;
+	}
+	memset(o, 0, sizeof(*o));
+	o->oid = oid;
+	o->layer = -1;
+	s = stmt(cat, ST_GET_OBJ);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? -ESTALE : db_err(cat, "get");
+	}
+	o->export = (uint32_t)sqlite3_column_int64(s, 0);
+	o->gen = (uint32_t)sqlite3_column_int64(s, 1);
+	o->type = (uint8_t)sqlite3_column_int(s, 2);
+	o->removed = sqlite3_column_int(s, 3) != 0;
+	sqlite3_reset(s);
+
+	s = stmt(cat, ST_GET_NAME);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int len = sqlite3_column_bytes(s, 1);
+		const void *p = sqlite3_column_blob(s, 1);
+
+		o->parent = (uint64_t)sqlite3_column_int64(s, 0);
+		if (len > UN_NAME_MAX)
+			len = UN_NAME_MAX;
+		if (len > 0)
+			memcpy(o->name, p, (size_t)len);
+		o->name[len] = '\0';
+	} else if (rc == SQLITE_DONE) {
+		o->removed = true; /* no name left */
+	} else {
+		sqlite3_reset(s);
+		return db_err(cat, "get name");
+	}
+	sqlite3_reset(s);
+	if (!o->removed)
+		cache_put(cat->cache, o);
+	return 0;
+}
+
+static int lookup_locked(struct un_catalog *cat, uint32_t export,
+			 uint64_t parent, const char *name, uint64_t *oid)
+{
+	struct cnode *n = cache_find_name(cat->cache, export, parent, name);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (n) {
+		*oid = n->o.oid;
+		return 0;
+	}
+	s = stmt(cat, ST_LOOKUP);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)parent);
+	bind_name(s, 3, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*oid = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_err(cat, "lookup");
+}
+
+static int has_names(struct un_catalog *cat, uint64_t oid)
+{
+	sqlite3_stmt *s = stmt(cat, ST_HAS_NAMES);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_err(cat, "names");
+}
+
+static int unlink_locked(struct un_catalog *cat, uint32_t export,
+			 uint64_t parent, const char *name, uint64_t *oidp)
+{
+	uint64_t oid = 0;
+	sqlite3_stmt *s;
+	int rc = lookup_locked(cat, export, parent, name, &oid);
+
+	if (oidp)
+		*oidp = rc == 0 ? oid : 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0 || (rc = begin_write(cat)) < 0)
+		return rc;
+	cache_drop(cat->cache, oid);
+	s = stmt(cat, ST_DEL_NAME);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)parent);
+	bind_name(s, 3, name);
+	if ((rc = step_done(cat, s)) < 0)
+		return rc;
+	rc = has_names(cat, oid);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	/* Its last name: the handle must now say ESTALE, even when another
+	 * object appears under the same name later (it gets a new oid). */
+	s = stmt(cat, ST_MARK_REMOVED);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	return step_done(cat, s);
+}
+
+static int insert_name(struct un_catalog *cat, uint32_t export,
+		       uint64_t parent, const char *name, uint64_t oid)
+{
+	sqlite3_stmt *s = stmt(cat, ST_INS_NAME);
+
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)parent);
+	bind_name(s, 3, name);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)oid);
+	return step_done(cat, s);
+}
+
+static int insert_locked(struct un_catalog *cat, uint32_t export,
+			 uint64_t parent, const char *name, uint8_t type,
+			 uint64_t *oid)
+{
+	struct cat_obj o = { .parent = parent, .export = export,
+			     .type = type, .layer = -1 };
+	sqlite3_stmt *s;
+	int rc = begin_write(cat);
+
+	if (rc < 0)
+		return rc;
+	o.gen = new_gen(cat);
+	s = stmt(cat, ST_INS_OBJ);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, o.gen);
+	sqlite3_bind_int(s, 3, type);
+	if ((rc = step_done(cat, s)) < 0)
+		return rc;
+	o.oid = (uint64_t)sqlite3_last_insert_rowid(cat->db);
+	if ((rc = insert_name(cat, export, parent, name, o.oid)) < 0)
+		return rc;
+	snprintf(o.name, sizeof(o.name), "%s", name);
+	cache_put(cat->cache, &o);
+	*oid = o.oid;
+	return 0;
+}
+
+/* ---- the interface ----------------------------------------------------- */
+
+int cat_get(struct un_catalog *cat, uint64_t oid, struct cat_obj *o)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = get_locked(cat, oid, o);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_lookup_insert(struct un_catalog *cat, uint32_t export,
+		      uint64_t parent, const char *name, uint8_t type,
+		      uint64_t *oid)
+{
+	struct cat_obj o;
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, parent, name, oid);
+	if (rc == 0) {
+		rc = get_locked(cat, *oid, &o);
+		if (rc == 0 && o.type == type && !o.removed)
+			goto out;
+		/* Replaced behind our back by another kind of object. */
+		rc = unlink_locked(cat, export, parent, name, NULL);
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = insert_locked(cat, export, parent, name, type, oid);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_create(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint8_t type, uint64_t *oid)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = unlink_locked(cat, export, parent, name, NULL);
+	if (rc == 0)
+		rc = insert_locked(cat, export, parent, name, type, oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_unlink(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint64_t *oid)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = unlink_locked(cat, export, parent, name, oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_link(struct un_catalog *cat, uint32_t export, uint64_t oid,
+	     uint64_t parent, const char *name)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = unlink_locked(cat, export, parent, name, NULL);
+	if (rc == 0)
+		rc = begin_write(cat);
+	if (rc == 0)
+		rc = insert_name(cat, export, parent, name, oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_rename(struct un_catalog *cat, uint32_t export, uint64_t oparent,
+	       const char *oname, uint64_t nparent, const char *nname)
+{
+	uint64_t oid, victim;
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, oparent, oname, &oid);
+	if (rc == -ENOENT) { /* never looked up: nothing to move */
+		rc = unlink_locked(cat, export, nparent, nname, NULL);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (lookup_locked(cat, export, nparent, nname, &victim) == 0 &&
+	    victim == oid) {
+		/* two names of one object: rename(2) keeps both */
+		goto out;
+	}
+	rc = unlink_locked(cat, export, nparent, nname, NULL);
+	if (rc == 0)
+		rc = begin_write(cat);
+	if (rc < 0)
+		goto out;
+	cache_drop(cat->cache, oid);
+	s = stmt(cat, ST_RENAME);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)oparent);
+	bind_name(s, 3, oname);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)nparent);
+	bind_name(s, 5, nname);
+	rc = step_done(cat, s);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
+		  lmask_t mask)
+{
+	struct cnode *n;
+
+	pthread_mutex_lock(&cat->lock);
+	n = cache_find_oid(cat->cache, oid);
+	if (n) {
+		n->o.layer = (int8_t)layer;
+		n->o.mask = mask;
+	}
+	pthread_mutex_unlock(&cat->lock);
+}
+
+int cat_sync(struct un_catalog *cat)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&cat->lock);
+	if (cat->in_txn) {
+		if (sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+			rc = db_err(cat, "commit");
+			/* The rows may be gone: forget what we cached. */
+			sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+			cache_clear(cat->cache);
+		}
+		cat->in_txn = false;
+	}
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int un_catalog_flush(struct un_catalog *cat)
+{
+	return cat_sync(cat);
+}
+
+int cat_export_attach(struct un_catalog *cat, const char *name,
+		      uint32_t *id, uint64_t *root_oid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	s = stmt(cat, ST_GET_EXPORT);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = (uint32_t)sqlite3_column_int64(s, 0);
+		*root_oid = (uint64_t)sqlite3_column_int64(s, 1);
+		sqlite3_reset(s);
+		pthread_mutex_unlock(&cat->lock);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rc = db_err(cat, "export");
+		goto out;
+	}
+	if ((rc = begin_write(cat)) < 0)
+		goto out;
+	s = stmt(cat, ST_INS_EXPORT);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if ((rc = step_done(cat, s)) < 0)
+		goto out;
+	*id = (uint32_t)sqlite3_last_insert_rowid(cat->db);
+	/* The root is the name "" under parent 0. */
+	rc = insert_locked(cat, *id, 0, "", UN_DIR, root_oid);
+	if (rc < 0)
+		goto out;
+	s = stmt(cat, ST_SET_ROOT);
+	sqlite3_bind_int64(s, 1, *id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)*root_oid);
+	rc = step_done(cat, s);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc < 0 ? rc : cat_sync(cat);
+}
+
+void cat_set_cache_max(struct un_catalog *cat, unsigned max)
+{
+	pthread_mutex_lock(&cat->lock);
+	cat->cache->max = max ? max : 1;
+	while (cat->cache->n > cat->cache->max)
+		cache_drop_node(cat->cache, cat->cache->lru.lru_prev);
+	pthread_mutex_unlock(&cat->lock);
+}
+
+/* ---- open and close ------------------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int create_key(const char *path, uint8_t *key, char *err,
+		      size_t errlen)
+{
+	int fd, rc = 0;
+
+	if (getrandom(key, SIPHASH_KEY_LEN, 0) != SIPHASH_KEY_LEN) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (write(fd, key, SIPHASH_KEY_LEN) != SIPHASH_KEY_LEN ||
+	    fsync(fd) < 0) {
+		rc = -EIO;
+		snprintf(err, errlen, "%s: cannot write", path);
+		unlink(path);
+	}
+	close(fd);
+	return rc;
+}
+
+/* The handle secret: whoever has it can forge handles, hence 0600. */
+static int load_key(const char *dbpath, uint8_t *key, char *err,
+		    size_t errlen)
+{
+	char path[UN_PATH_MAX];
+	struct stat st;
+	int fd, rc;
+
+	if (snprintf(path, sizeof(path), "%s.key", dbpath) >=
+	    (int)sizeof(path)) {
+		snprintf(err, errlen, "catalog path too long");
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return create_key(path, key, err, errlen);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && (st.st_mode & 07777) != 0600) {
+		snprintf(err, errlen, "%s: mode is %04o, must be 0600", path,
+			 st.st_mode & 07777);
+		rc = -EPERM;
+	} else if (rc == 0 && (rc = read_full(fd, key, SIPHASH_KEY_LEN)) < 0) {
+		snprintf(err, errlen, "%s: cannot read %d bytes", path,
+			 SIPHASH_KEY_LEN);
+	}
+	close(fd);
+	return rc;
+}
+
+static int db_setup(struct un_catalog *cat, const char *path, char *err,
+		    size_t errlen)
+{
+	int i;
+
+	if (sqlite3_open_v2(path, &cat->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(cat->db, 5000);
+	if (sqlite3_exec(cat->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(cat->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(cat->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &cat->st[i],
+				       NULL) != SQLITE_OK)
+			goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", path,
+		 cat->db ? sqlite3_errmsg(cat->db) : "cannot open");
+	return -EIO;
+}
+
+int un_catalog_open(const char *path, struct un_catalog **out, char *err,
+		    size_t errlen)
+{
+	struct un_catalog *cat = calloc(1, sizeof(*cat));
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!cat || !(cat->cache = calloc(1, sizeof(*cat->cache)))) {
+		snprintf(err, errlen, "out of memory");
+		free(cat);
+		return rc;
+	}
+	cat->cache->lru.lru_next = cat->cache->lru.lru_prev = &cat->cache->lru;
+	cat->cache->max = CACHE_MAX_DEFAULT;
+	pthread_mutex_init(&cat->lock, NULL);
+	rc = load_key(path, cat->key, err, errlen);
+	if (rc == 0)
+		rc = db_setup(cat, path, err, errlen);
+	if (rc < 0) {
+		un_catalog_close(cat);
+		return rc;
+	}
+	if (getrandom(&cat->rng, sizeof(cat->rng), 0) != sizeof(cat->rng) ||
+	    cat->rng == 0)
+		cat->rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)getpid();
+	*out = cat;
+	return 0;
+}
+
+void un_catalog_close(struct un_catalog *cat)
+{
+	if (!cat)
+		return;
+	if (cat->db) {
+		cat_sync(cat);
+		for (int i = 0; i < ST_COUNT; i++)
+			sqlite3_finalize(cat->st[i]);
+		sqlite3_close(cat->db);
+	}
+	if (cat->cache) {
+		cache_clear(cat->cache);
+		free(cat->cache);
+	}
+	pthread_mutex_destroy(&cat->lock);
+	explicit_bzero(cat->key, sizeof(cat->key));
+	free(cat);
+}

@@ -1,0 +1,555 @@
+/*
+ * copy_up.c - bring an object from a lower layer into the upper layer.
+ *
+ * The copy is built under a temporary name in the work directory (same
+ * file system as upper) with its data, owner, mode, times and xattrs, and
+ * only then renamed into place: after a crash the upper layer holds either
+ * nothing or the complete copy.  Leftover temporaries are removed when the
+ * export is opened.  Runs with the server's own credentials.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define COPY_BUF (128 * 1024)
+
+int work_tmpname(struct un_export *ex, char *buf, size_t len)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ex->tmp_lock);
+	n = ++ex->tmp_seq;
+	pthread_mutex_unlock(&ex->tmp_lock);
+	if (snprintf(buf, len, UN_TMP_PREFIX "%d.%llu", (int)getpid(),
+		     (unsigned long long)n) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static bool is_ovl_xattr(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
+}
+
+/*
+ * Copy every xattr except overlayfs's own: an opaque marker of a lower
+ * directory must not make the upper copy (a merge dir) opaque.
+ */
+int copy_xattrs(struct un_export *ex, int from, int to)
+{
+	char *names = NULL, *val = NULL, *p;
+	ssize_t len, vlen;
+	int rc = 0;
+
+	len = flistxattr(from, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP ? -errno : 0;
+	names = malloc((size_t)len);
+	val = malloc(XATTR_SIZE_MAX);
+	if (!names || !val) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	len = flistxattr(from, names, (size_t)len);
+	if (len < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (p = names; p < names + len; p += strlen(p) + 1) {
+		if (is_ovl_xattr(p))
+			continue;
+		vlen = fgetxattr(from, p, val, XATTR_SIZE_MAX);
+		if (vlen < 0)
+			continue; /* went away meanwhile */
+		if (fsetxattr(to, p, val, (size_t)vlen, 0) < 0 &&
+		    errno != ENOTSUP && errno != EPERM) {
+			rc = -errno;
+			break;
+		}
+	}
+out:
+	free(names);
+	free(val);
+	(void)ex;
+	return rc;
+}
+
+static int copy_plain(int src, int dst, off_t from, off_t to)
+{
+	char *buf = malloc(COPY_BUF);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (from < to) {
+		size_t want = (size_t)(to - from) < COPY_BUF
+				      ? (size_t)(to - from) : COPY_BUF;
+		ssize_t n = pread(src, buf, want, from);
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : 0;
+			break;
+		}
+		if (pwrite(dst, buf, (size_t)n, from) != n) {
+			rc = -EIO;
+			break;
+		}
+		from += n;
+	}
+	free(buf);
+	return rc;
+}
+
+static int copy_range(int src, int dst, off_t from, off_t to)
+{
+	loff_t in = from, out = from;
+
+	while (in < to) {
+		ssize_t n = copy_file_range(src, &in, dst, &out,
+					    (size_t)(to - in), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+			      errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_plain(src, dst, in, to);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break; /* the source shrank */
+	}
+	return 0;
+}
+
+/* Copy the data extents only, so holes stay holes. */
+static int copy_data(int src, int dst, off_t size)
+{
+	off_t off = 0, data, hole;
+	int rc;
+
+	while (off < size) {
+		data = lseek(src, off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) { /* no SEEK_DATA: copy everything */
+			data = off;
+			hole = size;
+		} else {
+			hole = lseek(src, data, SEEK_HOLE);
+			if (hole < 0 || hole > size)
+				hole = size;
+		}
+		if ((rc = copy_range(src, dst, data, hole)) < 0)
+			return rc;
+		off = hole;
+	}
+	return ftruncate(dst, size) < 0 ? -errno : 0;
+}
+
+static int set_meta(int fd, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	/* chown first: it clears setuid/setgid bits that fchmod sets */
+	if (fchown(fd, st->st_uid, st->st_gid) < 0 ||
+	    fchmod(fd, st->st_mode & 07777) < 0 || futimens(fd, ts) < 0)
+		return -errno;
+	return 0;
+}
+
+static int build_reg(struct un_export *ex, int layer, const char *path,
+		     const struct stat *st, const char *tmp, bool durable)
+{
+	int src, dst, rc;
+
+	src = layer_open(ex, layer, path, O_RDONLY);
+	if (src < 0)
+		return src;
+	dst = openat(ex->workfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+					      O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0) {
+		rc = -errno;
+		close(src);
+		return rc;
+	}
+	rc = copy_data(src, dst, st->st_size);
+	if (rc == 0)
+		rc = copy_xattrs(ex, src, dst);
+	if (rc == 0)
+		rc = set_meta(dst, st);
+	if (rc == 0 && durable && fsync(dst) < 0)
+		rc = -errno;
+	close(src);
+	close(dst);
+	return rc;
+}
+
+static int build_dir(struct un_export *ex, int srcfd, const struct stat *st,
+		     const char *tmp)
+{
+	int src, dst, rc;
+
+	if (mkdirat(ex->workfd, tmp, 0700) < 0)
+		return -errno;
+	dst = openat(ex->workfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+	if (dst < 0)
+		return -errno;
+	src = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = src < 0 ? -errno : copy_xattrs(ex, src, dst);
+	if (rc == 0)
+		rc = set_meta(dst, st);
+	if (src >= 0)
+		close(src);
+	close(dst);
+	return rc;
+}
+
+static int build_other(struct un_export *ex, int srcfd, const struct stat *st,
+		       const char *tmp)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char target[UN_PATH_MAX + 1];
+	ssize_t n;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(srcfd, "", target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		if (symlinkat(target, ex->workfd, tmp) < 0)
+			return -errno;
+		/* TODO: xattrs of symlinks (trusted.*, security.*) */
+	} else {
+		if (mknodat(ex->workfd, tmp, st->st_mode & (S_IFMT | 0777),
+			    st->st_rdev) < 0)
+			return -errno;
+		if (fchmodat(ex->workfd, tmp, st->st_mode & 07777, 0) < 0)
+			return -errno;
+	}
+	if (fchownat(ex->workfd, tmp, st->st_uid, st->st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0 ||
+	    utimensat(ex->workfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(st->st_mode) &&
+	    fchmodat(ex->workfd, tmp, st->st_mode & 07777, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fsync_dir(int pathfd)
+{
+	int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Copy entry i of the chain up; its parent must be in upper already. */
+static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
+		       bool durable, struct stat *lower_st)
+{
+	struct un_ent *e = &ch->ent[i];
+	char path[UN_PATH_MAX], ppath[UN_PATH_MAX], tmp[64];
+	const char *name = ch->path + e->name_off;
+	char nbuf[UN_NAME_MAX + 1];
+	int srcfd, upfd, rc;
+	struct stat st;
+
+	snprintf(nbuf, sizeof(nbuf), "%.*s", (int)(e->path_len - e->name_off),
+		 name);
+	srcfd = layer_open(ex, e->layer, chain_path(ch, i, path), O_PATH);
+	if (srcfd < 0)
+		return srcfd;
+	upfd = layer_open(ex, UPPER, chain_path(ch, i - 1, ppath),
+			  O_PATH | O_DIRECTORY);
+	if (upfd < 0) {
+		close(srcfd);
+		return upfd;
+	}
+	rc = fstat(srcfd, &st) < 0 ? -errno : work_tmpname(ex, tmp, sizeof(tmp));
+	if (rc < 0)
+		goto out;
+	if (S_ISREG(st.st_mode))
+		rc = build_reg(ex, e->layer, path, &st, tmp, durable);
+	else if (S_ISDIR(st.st_mode))
+		rc = build_dir(ex, srcfd, &st, tmp);
+	else
+		rc = build_other(ex, srcfd, &st, tmp);
+	if (rc == 0 && renameat2(ex->workfd, tmp, upfd, nbuf,
+				 RENAME_NOREPLACE) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlinkat(ex->workfd, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+		goto out;
+	}
+	if (durable)
+		rc = fsync_dir(upfd);
+	if (lower_st)
+		*lower_st = st;
+	e->layer = UPPER;
+	if (e->type == UN_DIR)
+		e->mask |= LBIT(UPPER);
+	cat_set_hint(ex->cat, e->oid, e->layer, e->mask);
+	fdc_invalidate(ex, e->oid);
+	rdc_invalidate(ex, ch->ent[i - 1].oid);
+out:
+	close(srcfd);
+	close(upfd);
+	return rc;
+}
+
+int copy_up_parents(struct un_export *ex, struct un_obj *o)
+{
+	unsigned i;
+	int rc;
+
+	if (!ex->has_upper)
+		return -EROFS;
+	for (i = 1; i + 1 < o->ch->depth; i++) {
+		if (o->ch->ent[i].layer == UPPER)
+			continue;
+		rc = copy_up_one(ex, o->ch, i, false, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- hard links ------------------------------------------------------ */
+
+struct pathlist {
+	char **v;
+	unsigned n, cap;
+};
+
+static int pathlist_add(struct pathlist *pl, const char *p)
+{
+	if (pl->n == pl->cap) {
+		unsigned cap = pl->cap ? pl->cap * 2 : 16;
+		char **v = realloc(pl->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		pl->v = v;
+		pl->cap = cap;
+	}
+	if (!(pl->v[pl->n] = strdup(p)))
+		return -ENOMEM;
+	pl->n++;
+	return 0;
+}
+
+static void pathlist_free(struct pathlist *pl)
+{
+	while (pl->n)
+		free(pl->v[--pl->n]);
+	free(pl->v);
+}
+
+/*
+ * Every path of the layer that names the inode st: a walk of the whole
+ * layer, acceptable because only a copy-up of a hard-linked lower file
+ * needs it.  Directories are walked breadth-first from a path list.
+ */
+static int find_links(struct un_export *ex, int layer, const struct stat *st,
+		      struct pathlist *found)
+{
+	struct pathlist dirs = { 0 };
+	unsigned di;
+	int rc = pathlist_add(&dirs, "");
+
+	for (di = 0; rc == 0 && di < dirs.n &&
+		     found->n < (unsigned)st->st_nlink; di++) {
+		int fd = layer_open(ex, layer, dirs.v[di], O_RDONLY |
+							   O_DIRECTORY);
+		struct dirent *d;
+		DIR *dir;
+
+		if (fd < 0)
+			continue;
+		if (!(dir = fdopendir(fd))) {
+			close(fd);
+			continue;
+		}
+		while (rc == 0 && (d = readdir(dir))) {
+			char p[UN_PATH_MAX];
+			struct stat s;
+
+			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+				continue;
+			if (snprintf(p, sizeof(p), "%s%s%s", dirs.v[di],
+				     *dirs.v[di] ? "/" : "", d->d_name) >=
+			    (int)sizeof(p))
+				continue;
+			if (d->d_type == DT_DIR) {
+				rc = pathlist_add(&dirs, p);
+				continue;
+			}
+			if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
+				continue;
+			if (fstatat(dirfd(dir), d->d_name, &s,
+				    AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (S_ISDIR(s.st_mode))
+				rc = pathlist_add(&dirs, p);
+			else if (s.st_ino == st->st_ino &&
+				 s.st_dev == st->st_dev)
+				rc = pathlist_add(found, p);
+		}
+		closedir(dir);
+	}
+	pathlist_free(&dirs);
+	return rc;
+}
+
+/* Walk a layer path through the union; 0 if it shows that lower inode. */
+static int union_walk(struct un_export *ex, const char *path, int layer,
+		      const struct stat *st, struct un_obj *o)
+{
+	char buf[UN_PATH_MAX], *name, *save = NULL;
+	int rc = obj_resolve_oid(ex, ex->root_oid, o);
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (name = strtok_r(buf, "/", &save); rc == 0 && name;
+	     name = strtok_r(NULL, "/", &save))
+		rc = obj_step(ex, o, name);
+	if (rc == 0 && (o->e->layer != layer || o->st.st_ino != st->st_ino ||
+			o->st.st_dev != st->st_dev))
+		rc = -ENOENT;
+	return rc;
+}
+
+/*
+ * One name of a hard-linked lower file was copied up.  Make every other
+ * visible name of the same lower inode a link to the copy, so all names
+ * keep showing the same data, through us and through a kernel overlay.
+ */
+static int copy_up_links(struct un_export *ex, struct un_obj *o, int layer,
+			 const struct stat *lst)
+{
+	struct pathlist found = { 0 };
+	char self[UN_PATH_MAX];
+	unsigned i;
+	int rc, srcdir;
+
+	rc = find_links(ex, layer, lst, &found);
+	srcdir = obj_parent_fd(ex, o, UPPER);
+	if (srcdir < 0)
+		rc = srcdir;
+	chain_path(o->ch, o->ch->depth - 1, self);
+	for (i = 0; rc == 0 && i < found.n; i++) {
+		struct un_obj other = { 0 };
+		int dstdir;
+
+		if (strcmp(found.v[i], self) == 0 ||
+		    union_walk(ex, found.v[i], layer, lst, &other) < 0 ||
+		    copy_up_parents(ex, &other) < 0) {
+			obj_release(&other);
+			continue;
+		}
+		dstdir = obj_parent_fd(ex, &other, UPPER);
+		if (dstdir >= 0 &&
+		    linkat(srcdir, o->ch->path + o->e->name_off, dstdir,
+			   other.ch->path + other.e->name_off, 0) == 0) {
+			other.e->layer = UPPER;
+			cat_set_hint(ex->cat, other.e->oid, UPPER, 0);
+			fdc_invalidate(ex, other.e->oid);
+			rdc_invalidate(ex, other.ch->ent[other.ch->depth - 2].oid);
+		}
+		if (dstdir >= 0)
+			close(dstdir);
+		obj_release(&other);
+	}
+	if (srcdir >= 0)
+		close(srcdir);
+	pathlist_free(&found);
+	return rc;
+}
+
+int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
+{
+	int layer = o->e->layer, rc;
+	struct stat lst;
+
+	rc = copy_up_parents(ex, o);
+	if (rc < 0 || layer == UPPER)
+		return rc;
+	rc = copy_up_one(ex, o->ch, o->ch->depth - 1, durable, &lst);
+	if (rc < 0)
+		return rc;
+	if (S_ISREG(lst.st_mode) && lst.st_nlink > 1) {
+		rc = copy_up_links(ex, o, layer, &lst);
+		if (rc < 0)
+			return rc;
+	}
+	return obj_refresh(ex, o);
+}
+
+/* ---- removal of work-dir objects ------------------------------------ */
+
+int remove_tree_at(int parent, const char *name, int depth)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd, rc = 0;
+
+	if (unlinkat(parent, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth <= 0)
+		return -ELOOP;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	while ((d = readdir(dir))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		rc = remove_tree_at(dirfd(dir), d->d_name, depth - 1);
+		if (rc < 0)
+			break;
+	}
+	closedir(dir);
+	if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Temporaries left by a crash: neither old nor new state, just litter. */
+void work_cleanup(struct un_export *ex)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd;
+
+	fd = openat(ex->workfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((d = readdir(dir)))
+		if (strncmp(d->d_name, UN_TMP_PREFIX,
+			    strlen(UN_TMP_PREFIX)) == 0)
+			(void)remove_tree_at(ex->workfd, d->d_name, 8);
+	closedir(dir);
+}

@@ -1,0 +1,236 @@
+/*
+ * internal.h - what the files of the union engine share.
+ *
+ * Layers of an export are numbered top-down: when the export has an upper
+ * layer it is layer 0, the lowers follow in the configured order.  A set of
+ * layers (the layers a merged directory is made of) is a bit mask over
+ * those numbers; lower numbers are higher layers.
+ */
+#ifndef UNIONNFSD_UNION_INTERNAL_H
+#define UNIONNFSD_UNION_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "siphash.h"
+#include "union.h"
+
+#define UN_MAX_LAYERS (UN_MAX_LOWER + 1)
+#define UN_DEPTH_MAX 1024	/* directory levels below an export root */
+#define UN_HANDLE_LEN 36
+#define UN_HANDLE_VERSION 1
+#define UN_TMP_PREFIX "#unionnfsd."
+
+typedef unsigned __int128 lmask_t;
+#define LBIT(l) ((lmask_t)1 << (l))
+
+/* ---- catalog (catalog.c) --------------------------------------------- */
+
+/* One object as the catalog knows it, plus where it was last found. */
+struct cat_obj {
+	uint64_t oid;
+	uint64_t parent;	/* 0 for an export root */
+	uint32_t export;
+	uint32_t gen;
+	uint8_t type;		/* enum un_type */
+	bool removed;
+	int8_t layer;		/* hint: top layer holding it, -1 unknown */
+	lmask_t mask;		/* hint for dirs: layers merged */
+	char name[UN_NAME_MAX + 1];
+};
+
+struct un_catalog {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	uint8_t key[SIPHASH_KEY_LEN];
+	bool in_txn;		/* writes pending in an open transaction */
+	uint64_t rng;
+	struct cat_cache *cache;
+	sqlite3_stmt *st[16];
+};
+
+int cat_export_attach(struct un_catalog *cat, const char *name,
+		      uint32_t *id, uint64_t *root_oid);
+/* Fill *o, or -ESTALE if the oid is unknown. */
+int cat_get(struct un_catalog *cat, uint64_t oid, struct cat_obj *o);
+/*
+ * The oid named (parent, name), inserting rows when the name is new or
+ * when the known object has another type (the old one is then removed).
+ */
+int cat_lookup_insert(struct un_catalog *cat, uint32_t export,
+		      uint64_t parent, const char *name, uint8_t type,
+		      uint64_t *oid);
+/* A new object under a name that did not exist: drops any stale row. */
+int cat_create(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint8_t type, uint64_t *oid);
+/* The name is gone; the object is removed when it was its last name. */
+int cat_unlink(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint64_t *oid);
+int cat_link(struct un_catalog *cat, uint32_t export, uint64_t oid,
+	     uint64_t parent, const char *name);
+int cat_rename(struct un_catalog *cat, uint32_t export, uint64_t oparent,
+	       const char *oname, uint64_t nparent, const char *nname);
+void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
+		  lmask_t mask);
+/*
+ * Make every write so far durable.  Writes of concurrent requests share
+ * one open transaction; the first caller to need durability commits it
+ * for everyone (group commit).  Called before a handle leaves the engine.
+ */
+int cat_sync(struct un_catalog *cat);
+void cat_set_cache_max(struct un_catalog *cat, unsigned max);
+
+/* ---- export ------------------------------------------------------------ */
+
+struct un_layer {
+	int fd;			/* O_PATH|O_DIRECTORY of the layer root */
+	char *path;
+	dev_t dev;
+};
+
+struct fd_cache;
+struct rd_cache;
+
+struct un_export {
+	struct un_catalog *cat;
+	char *name;
+	uint32_t id;
+	uint64_t root_oid;
+	uint64_t verf;		/* readdir cookie verifier */
+	bool userxattr;
+	bool has_upper;
+	unsigned nlayers;
+	struct un_layer layers[UN_MAX_LAYERS];
+	int workfd;
+	pthread_rwlock_t ns_lock; /* namespace changes vs lookups */
+	struct fd_cache *fdc;
+	struct rd_cache *rdc;
+	uint64_t tmp_seq;	/* names for temporary objects in work */
+	pthread_mutex_t tmp_lock;
+};
+
+#define UPPER 0			/* layer number of the upper layer */
+
+/* ---- resolution (namei.c) ------------------------------------------- */
+
+/* One step of the path from the export root to an object. */
+struct un_ent {
+	uint64_t oid;
+	lmask_t mask;		/* dirs: layers merged */
+	uint8_t type;
+	int8_t layer;		/* top layer holding it */
+	uint16_t name_off;	/* name at path + name_off */
+	uint16_t path_len;	/* its path is path[0..path_len) */
+};
+
+struct un_chain {
+	unsigned depth;		/* ent[0] is the root, ent[depth-1] the object */
+	struct un_ent ent[UN_DEPTH_MAX];
+	char path[UN_PATH_MAX]; /* "a/b/c", NUL-terminated at each use */
+};
+
+/* The object a handle or a path resolved to. */
+struct un_obj {
+	struct un_chain *ch;
+	struct un_ent *e;	/* &ch->ent[ch->depth - 1] */
+	int fd;			/* O_PATH of the object in layer e->layer */
+	struct stat st;
+};
+
+/* The state of one name in a merged directory. */
+struct un_child {
+	bool found;
+	bool upper_wh;		/* the upper layer holds a whiteout there */
+	int8_t layer;
+	uint8_t type;
+	lmask_t mask;
+	int fd;			/* O_PATH of the visible object, or -1 */
+	struct stat st;
+};
+
+int layer_open(struct un_export *ex, int layer, const char *path, int flags);
+int layer_openat(int dirfd, const char *path, int flags);
+bool is_whiteout(const struct stat *st);
+int is_opaque(struct un_export *ex, int fd);
+int set_opaque(struct un_export *ex, int dirfd, const char *name);
+const char *ovl_xattr_prefix(const struct un_export *ex);
+
+int obj_resolve(struct un_export *ex, const struct un_handle *fh,
+		struct un_obj *o);
+int obj_resolve_oid(struct un_export *ex, uint64_t oid, struct un_obj *o);
+void obj_release(struct un_obj *o);
+/* Path of entry i of a chain, NUL-terminated in a scratch buffer. */
+const char *chain_path(struct un_chain *ch, unsigned i, char *buf);
+int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
+		 const char *name, struct un_child *c);
+void child_release(struct un_child *c);
+/* Does a layer below `from` in the dir's set hold this name (visibly)? */
+int lower_positive(struct un_export *ex, struct un_chain *ch, unsigned di,
+		   const char *name, int from);
+/* Append name below entry di (which must be the last); fills the entry. */
+int chain_push(struct un_chain *ch, const char *name);
+/* Resolve a child into the chain and the catalog (o->ch is extended). */
+int obj_step(struct un_export *ex, struct un_obj *o, const char *name);
+/* Open the object's parent directory in the object's own layer. */
+int obj_parent_fd(struct un_export *ex, struct un_obj *o, int layer);
+int obj_refresh(struct un_export *ex, struct un_obj *o);
+
+/* ---- copy-up (copy_up.c) ------------------------------------------- */
+
+/* Make every ancestor and the object itself live in the upper layer. */
+int copy_up(struct un_export *ex, struct un_obj *o, bool durable);
+int copy_up_parents(struct un_export *ex, struct un_obj *o);
+int work_tmpname(struct un_export *ex, char *buf, size_t len);
+int copy_xattrs(struct un_export *ex, int from, int to);
+int remove_tree_at(int dirfd, const char *name, int depth);
+void work_cleanup(struct un_export *ex);
+
+/* ---- credentials (cred.c) --------------------------------------------- */
+
+int cred_enter(const struct un_cred *cr);
+void cred_leave(void);
+/* Check access (R_OK/W_OK/X_OK) to the object fd as the caller. */
+int may_access(const struct un_cred *cr, int fd, const struct stat *st,
+	       int mask);
+int may_delete(const struct un_cred *cr, const struct stat *dir,
+	       const struct stat *victim);
+
+/* ---- inode.c -------------------------------------------------------- */
+
+void fdc_invalidate(struct un_export *ex, uint64_t oid);
+int fdc_create(struct un_export *ex);
+void fdc_destroy(struct un_export *ex);
+void obj_attr(const struct un_export *ex, uint64_t oid, const struct stat *st,
+	      struct un_attr *a);
+int fd_attr(struct un_export *ex, uint64_t oid, int fd, struct un_attr *a);
+void wcc_pre(struct un_wcc *w, const struct stat *st);
+void wcc_post(struct un_export *ex, struct un_wcc *w, uint64_t oid, int fd);
+/* SETATTR of a resolved object (copying it up first); ns_lock held. */
+int setattr_obj(struct un_export *ex, const struct un_cred *cr,
+		struct un_obj *o, const struct un_sattr *sa);
+int apply_sattr(struct un_export *ex, const struct un_cred *cr, int pfd,
+		const char *name, uint8_t type, const struct un_sattr *sa);
+
+/* ---- readdir.c ------------------------------------------------------- */
+
+int rdc_create(struct un_export *ex);
+void rdc_destroy(struct un_export *ex);
+void rdc_invalidate(struct un_export *ex, uint64_t dir_oid);
+/* Is the merged directory (the chain's last entry) empty? 1, 0 or -errno */
+int dir_is_empty(struct un_export *ex, struct un_obj *dir);
+
+/* ---- util.c --------------------------------------------------------- */
+
+int check_name(const char *name);
+uint8_t mode_to_type(mode_t mode);
+void handle_encode(const struct un_export *ex, uint64_t oid, uint32_t gen,
+		   struct un_handle *fh);
+int handle_make(struct un_export *ex, uint64_t oid, struct un_handle *fh);
+int handle_decode(const struct un_export *ex, const struct un_handle *fh,
+		  uint64_t *oid, uint32_t *gen);
+uint64_t name_cookie(const struct un_export *ex, const char *name);
+
+#endif

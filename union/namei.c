@@ -1,0 +1,396 @@
+/*
+ * namei.c - from a handle to an object in some layer.
+ *
+ * A handle names an oid; the catalog gives its (parent, name) chain up to
+ * the export root.  The chain is then looked up in the union, one name at
+ * a time, with overlayfs's rules: a name is searched top-down in the
+ * layers its parent directory is merged from; a whiteout ends the search
+ * (the name does not exist); a non-directory ends it; a directory is merged
+ * with the directories of the same name further down, up to an opaque one,
+ * and a non-directory below a directory is hidden.
+ *
+ * Where each object was found is remembered in the catalog cache, so a
+ * known object costs one openat2() of its path in its layer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char *chain_path(struct un_chain *ch, unsigned i, char *buf)
+{
+	size_t len = ch->ent[i].path_len;
+
+	memcpy(buf, ch->path, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+int chain_push(struct un_chain *ch, const char *name)
+{
+	struct un_ent *prev = &ch->ent[ch->depth - 1], *e;
+	size_t plen = prev->path_len, nlen = strlen(name);
+	size_t off = plen ? plen + 1 : 0;
+
+	if (ch->depth >= UN_DEPTH_MAX || off + nlen >= UN_PATH_MAX)
+		return -ENAMETOOLONG;
+	if (plen)
+		ch->path[plen] = '/';
+	memcpy(ch->path + off, name, nlen + 1);
+	e = &ch->ent[ch->depth++];
+	memset(e, 0, sizeof(*e));
+	e->layer = -1;
+	e->name_off = (uint16_t)off;
+	e->path_len = (uint16_t)(off + nlen);
+	return 0;
+}
+
+static int child_path(struct un_chain *ch, unsigned di, const char *name,
+		      char *buf)
+{
+	size_t plen = ch->ent[di].path_len, nlen = strlen(name);
+	size_t off = plen ? plen + 1 : 0;
+
+	if (off + nlen >= UN_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(buf, ch->path, plen);
+	if (plen)
+		buf[plen] = '/';
+	memcpy(buf + off, name, nlen + 1);
+	return 0;
+}
+
+void child_release(struct un_child *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static bool more_below(lmask_t mask, int l)
+{
+	return (mask >> (l + 1)) != 0;
+}
+
+int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
+		 const char *name, struct un_child *c)
+{
+	lmask_t m = ch->ent[di].mask;
+	char path[UN_PATH_MAX];
+	struct stat st;
+	int rc, fd, l;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if ((rc = child_path(ch, di, name, path)) < 0)
+		return rc;
+	for (l = 0; l < (int)ex->nlayers; l++) {
+		if (!(m & LBIT(l)))
+			continue;
+		fd = layer_open(ex, l, path, O_PATH);
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			continue;
+		if (fd < 0) {
+			rc = fd;
+			goto fail;
+		}
+		if (fstat(fd, &st) < 0) {
+			rc = -errno;
+			close(fd);
+			goto fail;
+		}
+		if (is_whiteout(&st)) {
+			close(fd);
+			if (!c->found && l == UPPER && ex->has_upper)
+				c->upper_wh = true;
+			break;
+		}
+		if (c->found && !S_ISDIR(st.st_mode)) {
+			close(fd); /* a non-dir below a dir is hidden */
+			break;
+		}
+		if (!c->found) {
+			c->found = true;
+			c->fd = fd;
+			c->st = st;
+			c->layer = (int8_t)l;
+			c->type = mode_to_type(st.st_mode);
+			if (!S_ISDIR(st.st_mode))
+				break;
+		}
+		c->mask |= LBIT(l);
+		if (!more_below(m, l))
+			break;
+		rc = is_opaque(ex, fd);
+		if (fd != c->fd)
+			close(fd);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			break;
+	}
+	return c->found ? 0 : -ENOENT;
+fail:
+	child_release(c);
+	c->found = false;
+	return rc;
+}
+
+int lower_positive(struct un_export *ex, struct un_chain *ch, unsigned di,
+		   const char *name, int from)
+{
+	lmask_t m = ch->ent[di].mask;
+	char path[UN_PATH_MAX];
+	struct stat st;
+	int rc, fd, l;
+
+	if ((rc = child_path(ch, di, name, path)) < 0)
+		return rc;
+	for (l = from + 1; l < (int)ex->nlayers; l++) {
+		if (!(m & LBIT(l)))
+			continue;
+		fd = layer_open(ex, l, path, O_PATH);
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			continue;
+		if (fd < 0)
+			return fd;
+		rc = fstat(fd, &st) < 0 ? -errno : !is_whiteout(&st);
+		close(fd);
+		return rc;
+	}
+	return 0;
+}
+
+/* Load oid's ancestry from the catalog into ch: ent[0] is the root. */
+static int build_chain(struct un_export *ex, uint64_t oid,
+		       struct un_chain *ch)
+{
+	char tmp[UN_PATH_MAX];
+	size_t pos = sizeof(tmp) - 1, len;
+	unsigned n = 0, i;
+	struct cat_obj co;
+	uint64_t cur = oid;
+	int rc;
+
+	tmp[pos] = '\0';
+	for (;;) {
+		struct un_ent *e = &ch->ent[UN_DEPTH_MAX - 1 - n];
+
+		if ((rc = cat_get(ex->cat, cur, &co)) < 0)
+			return rc;
+		if (co.removed || co.export != ex->id)
+			return -ESTALE;
+		memset(e, 0, sizeof(*e));
+		e->oid = cur;
+		e->type = co.type;
+		e->layer = co.layer;
+		e->mask = co.mask;
+		n++;
+		if (co.parent == 0)
+			break;
+		len = strlen(co.name);
+		if (n >= UN_DEPTH_MAX || len + 1 > pos)
+			return -ENAMETOOLONG;
+		pos -= len;
+		memcpy(tmp + pos, co.name, len);
+		tmp[--pos] = '/';
+		cur = co.parent;
+	}
+	if (cur != ex->root_oid)
+		return -ESTALE;
+	memmove(ch->ent, &ch->ent[UN_DEPTH_MAX - n], n * sizeof(ch->ent[0]));
+	ch->depth = n;
+	/* tmp holds "/a/b/c": drop the first '/' and cut it into entries */
+	len = strlen(tmp + pos);
+	memcpy(ch->path, tmp + pos + (len ? 1 : 0), len ? len : 1);
+	ch->path[len ? len - 1 : 0] = '\0';
+	ch->ent[0].layer = 0;
+	ch->ent[0].mask = ((lmask_t)1 << ex->nlayers) - 1;
+	ch->ent[0].path_len = 0;
+	for (i = 1, pos = 0; i < n; i++) {
+		char *slash = strchr(ch->path + pos, '/');
+
+		ch->ent[i].name_off = (uint16_t)pos;
+		ch->ent[i].path_len =
+			(uint16_t)(slash ? (size_t)(slash - ch->path)
+					 : strlen(ch->path));
+		pos = ch->ent[i].path_len + 1;
+	}
+	return 0;
+}
+
+static bool hints_known(const struct un_ent *e)
+{
+	return e->layer >= 0 && (e->type != UN_DIR || e->mask != 0);
+}
+
+static int open_known(struct un_export *ex, struct un_obj *o)
+{
+	char path[UN_PATH_MAX];
+	int fd;
+
+	fd = layer_open(ex, o->e->layer, chain_path(o->ch, o->ch->depth - 1,
+						    path), O_PATH);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &o->st) < 0 || is_whiteout(&o->st) ||
+	    mode_to_type(o->st.st_mode) != o->e->type) {
+		close(fd);
+		return -ENOENT;
+	}
+	o->fd = fd;
+	return 0;
+}
+
+/* Look the chain up again from entry k on, with the union's rules. */
+static int walk_from(struct un_export *ex, struct un_obj *o, unsigned k)
+{
+	struct un_chain *ch = o->ch;
+	struct un_child c;
+	char name[UN_NAME_MAX + 1];
+	unsigned i;
+	int rc;
+
+	for (i = k; i < ch->depth; i++) {
+		struct un_ent *e = &ch->ent[i];
+
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(e->path_len - e->name_off),
+			 ch->path + e->name_off);
+		rc = lookup_child(ex, ch, i - 1, name, &c);
+		if (rc == -ENOENT || (rc == 0 && c.type != e->type)) {
+			child_release(&c);
+			return -ESTALE;
+		}
+		if (rc < 0)
+			return rc;
+		e->layer = c.layer;
+		e->mask = c.mask;
+		cat_set_hint(ex->cat, e->oid, c.layer, c.mask);
+		if (i + 1 == ch->depth) {
+			o->fd = c.fd;
+			o->st = c.st;
+		} else {
+			child_release(&c);
+		}
+	}
+	return 0;
+}
+
+int obj_resolve_oid(struct un_export *ex, uint64_t oid, struct un_obj *o)
+{
+	unsigned k;
+	int rc;
+
+	o->fd = -1;
+	o->ch = malloc(sizeof(*o->ch));
+	if (!o->ch)
+		return -ENOMEM;
+	rc = build_chain(ex, oid, o->ch);
+	if (rc < 0)
+		goto fail;
+	o->e = &o->ch->ent[o->ch->depth - 1];
+	for (k = 1; k < o->ch->depth && hints_known(&o->ch->ent[k]); k++)
+		;
+	if (k == o->ch->depth) {
+		rc = open_known(ex, o);
+		if (rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP)
+			goto out;
+		k = 1; /* moved behind our back: look everything up again */
+	}
+	rc = walk_from(ex, o, k);
+out:
+	if (rc == 0)
+		return 0;
+fail:
+	obj_release(o);
+	return rc;
+}
+
+int obj_resolve(struct un_export *ex, const struct un_handle *fh,
+		struct un_obj *o)
+{
+	struct cat_obj co;
+	uint64_t oid;
+	uint32_t gen;
+	int rc;
+
+	o->ch = NULL;
+	o->fd = -1;
+	if (!fh)
+		return -UN_EBADHANDLE;
+	rc = handle_decode(ex, fh, &oid, &gen);
+	if (rc < 0)
+		return rc;
+	rc = cat_get(ex->cat, oid, &co);
+	if (rc < 0)
+		return rc;
+	if (co.gen != gen || co.removed || co.export != ex->id)
+		return -ESTALE;
+	return obj_resolve_oid(ex, oid, o);
+}
+
+/* Objects that never got a chain (never resolved) own no descriptor. */
+void obj_release(struct un_obj *o)
+{
+	if (!o->ch)
+		return;
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	free(o->ch);
+	o->ch = NULL;
+}
+
+int obj_step(struct un_export *ex, struct un_obj *o, const char *name)
+{
+	struct un_child c;
+	uint64_t oid;
+	int rc;
+
+	rc = lookup_child(ex, o->ch, o->ch->depth - 1, name, &c);
+	if (rc < 0)
+		return rc;
+	rc = cat_lookup_insert(ex->cat, ex->id, o->e->oid, name, c.type, &oid);
+	if (rc == 0)
+		rc = chain_push(o->ch, name);
+	if (rc < 0) {
+		child_release(&c);
+		return rc;
+	}
+	o->e = &o->ch->ent[o->ch->depth - 1];
+	o->e->oid = oid;
+	o->e->type = c.type;
+	o->e->layer = c.layer;
+	o->e->mask = c.mask;
+	cat_set_hint(ex->cat, oid, c.layer, c.mask);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = c.fd;
+	o->st = c.st;
+	return 0;
+}
+
+int obj_parent_fd(struct un_export *ex, struct un_obj *o, int layer)
+{
+	char path[UN_PATH_MAX];
+
+	if (o->ch->depth < 2)
+		return -EINVAL;
+	return layer_open(ex, layer, chain_path(o->ch, o->ch->depth - 2, path),
+			  O_PATH | O_DIRECTORY);
+}
+
+/* After a change (copy-up), open the object where it lives now. */
+int obj_refresh(struct un_export *ex, struct un_obj *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	return open_known(ex, o);
+}
