@@ -665,7 +665,11 @@ static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 				    UPPER);
 		if (rc < 0)
 			return rc;
-		r->opaque = rc > 0 || r->tc.upper_wh;
+		/* As overlayfs does: a directory moved into a merged
+		 * directory turns opaque, so that nothing below the new
+		 * name can ever show through it. */
+		r->opaque = rc > 0 || r->tc.upper_wh ||
+			    (r->td.e->mask & ~LBIT(UPPER));
 	}
 	if ((rc = rename_copy_up(ex, todir, r)) < 0 ||
 	    (rc = rename_disk(ex, r)) < 0)
