@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "log.h"
-/* Not "config.h": from server/ that would find autoconf's in the build dir. */
 #include "server.h"
 
 #define DEFAULT_PORT 2049

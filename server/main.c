@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #ifdef HAVE_CONFIG_H
-#include <config.h> /* autoconf's, in the build directory: the version */
+#include "ac_config.h" /* autoconf's, in the build directory: the version */
 #endif
 #include "log.h"
 #include "server.h"

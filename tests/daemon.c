@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -76,7 +77,11 @@ static void exec_daemon(const struct tdaemon *d)
 	else
 		snprintf(lowers, sizeof(lowers), "%s", d->lower);
 	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 ||
+	    dup2(fd, STDOUT_FILENO) < 0)
+		_exit(127);
+	/* A test that dies must not leave its daemon behind. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(127);
 	execl(bin, bin, "-f", "--listen", "127.0.0.1:0", "--catalog",
 	      d->catalog, "--export", d->export_name, "--lower", lowers,
@@ -140,8 +145,8 @@ int tdaemon_start(struct tdaemon *d)
 	while (now_ms() < deadline) {
 		if (!tdaemon_alive(d))
 			break;
-		if (!d->port)
-			d->port = log_port(d->log);
+		/* the log is appended across restarts: the last line wins */
+		d->port = log_port(d->log);
 		if (d->port && can_connect(d->port))
 			return 0;
 		sleep_ms(20);
