@@ -1,7 +1,7 @@
 #!/bin/sh
 # test.sh - install the test dependencies, build with AddressSanitizer and
 # UndefinedBehaviorSanitizer, and run the whole test suite (`make check`).
-# Also builds once with clang -Werror.  Ends with "N passed, N failed".
+# Also builds once with clang -Werror, and runs make distcheck.  Ends with "N passed, N failed".
 #
 #   scripts/test.sh            (as root: tests use real cred switching, xattrs,
 #                               overlay mounts and the qemu kernel client)
@@ -31,14 +31,21 @@ SHARED_DIR=$shared make -j"$jobs" check
 status=$?
 for f in tests/*.log; do
 	case $f in */test-suite.log) continue ;; esac
-	if ! grep -q '^PASS' "${f%.log}.trs" 2>/dev/null; then
+	if ! grep -q ':test-result: \(PASS\|SKIP\)' "${f%.log}.trs" 2>/dev/null; then
 		echo "==== $f"; tail -n 60 "$f"
 	fi
 done
+# make distcheck (the tarball builds and passes its tests) counts as one more
+# test program.
+if SHARED_DIR=$shared make -j"$jobs" distcheck >distcheck.log 2>&1; then
+	distcheck=0; echo "PASS: make distcheck"
+else
+	distcheck=1; status=1; echo "FAIL: make distcheck"; tail -n 60 distcheck.log
+fi
 pass=$(sed -n 's/^# PASS: *//p' test-suite.log)
 fail=$(sed -n 's/^# FAIL: *//p' test-suite.log)
 err=$(sed -n 's/^# ERROR: *//p' test-suite.log)
 xpass=$(sed -n 's/^# XPASS: *//p' test-suite.log)
 skip=$(sed -n 's/^# SKIP: *//p' test-suite.log)
-echo "${pass:-0} passed, $(( ${fail:-0} + ${err:-0} + ${xpass:-0} )) failed, ${skip:-0} skipped"
+echo "$(( ${pass:-0} + 1 - distcheck )) passed, $(( ${fail:-0} + ${err:-0} + ${xpass:-0} + distcheck )) failed, ${skip:-0} skipped"
 exit $status
