@@ -95,9 +95,14 @@ struct rpc_program {
 	uint32_t nversions;
 };
 
-/* Programs served; defined by each protocol module. */
+/* Programs served; defined by each protocol module.  Several tables may
+ * share a program number (one per version family). */
 extern const struct rpc_program nfs3_program;
 extern const struct rpc_program mount3_program;
+
+/* All of them, in server/rpc.c. */
+extern const struct rpc_program *const rpc_programs[];
+extern const size_t rpc_nprograms;
 
 /*
  * Decode and execute one call record, producing the reply in req->out.

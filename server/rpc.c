@@ -28,10 +28,13 @@
 #define MARK 4
 
 /* Programs served over the one port. */
-static const struct rpc_program *const programs[] = {
+/* Every program the daemon serves, on every transport.  A new protocol
+ * adds its table here (and rpcbind registration follows this list). */
+const struct rpc_program *const rpc_programs[] = {
 	&nfs3_program,
 	&mount3_program,
 };
+const size_t rpc_nprograms = sizeof(rpc_programs) / sizeof(rpc_programs[0]);
 
 /* ---- credentials ------------------------------------------------------
  * One entry per supported flavor; RPCSEC_GSS or AUTH_TLS go here later
@@ -384,24 +387,33 @@ void rpc_drc_clear(void)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-static const struct rpc_program *find_program(uint32_t prog)
+/*
+ * A program number may be served by several tables (NFS v3 and v4 are
+ * written apart), so the version is looked up across all of them.
+ * Returns NULL and the range served (*low > *high if none) on a miss.
+ */
+static const struct rpc_version *find_version(uint32_t prog, uint32_t vers,
+					      uint32_t *low, uint32_t *high)
 {
+	const struct rpc_version *v;
 	size_t i;
+	uint32_t j;
 
-	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
-		if (programs[i]->prog == prog)
-			return programs[i];
-	return NULL;
-}
-
-static const struct rpc_version *find_version(const struct rpc_program *p,
-					      uint32_t vers)
-{
-	uint32_t i;
-
-	for (i = 0; i < p->nversions; i++)
-		if (p->versions[i].vers == vers)
-			return &p->versions[i];
+	*low = UINT32_MAX;
+	*high = 0;
+	for (i = 0; i < rpc_nprograms; i++) {
+		if (rpc_programs[i]->prog != prog)
+			continue;
+		for (j = 0; j < rpc_programs[i]->nversions; j++) {
+			v = &rpc_programs[i]->versions[j];
+			if (v->vers == vers)
+				return v;
+			if (v->vers < *low)
+				*low = v->vers;
+			if (v->vers > *high)
+				*high = v->vers;
+		}
+	}
 	return NULL;
 }
 
@@ -456,8 +468,8 @@ static size_t execute(struct rpc_req *req)
 {
 	uint32_t type, rpcvers, flavor, len, vflavor, vlen;
 	const uint8_t *body, *vbody;
-	const struct rpc_program *prog;
 	const struct rpc_version *vers;
+	uint32_t low, high;
 	const struct rpc_proc *proc;
 	enum auth_stat as;
 	XDR *x = &req->args;
@@ -481,13 +493,11 @@ static size_t execute(struct rpc_req *req)
 	if (!decode_opaque_auth(x, &vflavor, &vlen, &vbody))
 		return reply_denied(req, AUTH_ERROR, AUTH_BADVERF);
 
-	prog = find_program(req->prog);
-	if (!prog)
+	vers = find_version(req->prog, req->vers, &low, &high);
+	if (!vers && low > high)
 		return reply_accepted(req, PROG_UNAVAIL, 0, 0);
-	vers = find_version(prog, req->vers);
 	if (!vers)
-		return reply_accepted(req, PROG_MISMATCH, prog->versions[0].vers,
-				      prog->versions[prog->nversions - 1].vers);
+		return reply_accepted(req, PROG_MISMATCH, low, high);
 	if (req->proc >= vers->nprocs || !vers->procs[req->proc].fn)
 		return reply_accepted(req, PROC_UNAVAIL, 0, 0);
 	proc = &vers->procs[req->proc];
