@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -310,5 +311,15 @@ int un_readdir(struct un_export *ex, const struct un_cred *cr,
 
 int un_statfs(struct un_export *ex, const struct un_handle *fh,
 	      struct un_statfs *st);
+
+/* ---- consistency check (fsck.c) ----------------------------------------
+ * Check an export's catalog against its layers, with the daemon stopped:
+ * catalogued objects that no longer exist on disk, stale hard-link hints,
+ * leftover work-dir temporaries.  One line per finding goes to report.
+ * With repair, orphaned objects are marked removed (their handles answer
+ * STALE), stale hints dropped, temporaries deleted; layer data is never
+ * touched.  Returns the number of findings, or a negative errno.
+ */
+int un_fsck(struct un_export *ex, bool repair, FILE *report);
 
 #endif

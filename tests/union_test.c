@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "../union/siphash.h"
@@ -256,6 +257,9 @@ static void setup_layers(void)
 	mkd(P("%s/hl2", L1)), put(P("%s/hl2/one", L1), "v1");
 	mkd(P("%s/hl2/sub", L1));
 	if (link(P("%s/hl2/one", L1), P("%s/hl2/sub/two", L1)) < 0)
+		exit(2);
+	put(P("%s/hl2/p1", L1), "pair");
+	if (link(P("%s/hl2/p1", L1), P("%s/hl2/p2", L1)) < 0)
 		exit(2);
 	mkd(P("%s/p", L1)), mkd(P("%s/p/q", L1));
 	put(P("%s/p/q/deep.txt", L1), "deep");
@@ -587,10 +591,32 @@ static void test_hardlinks(void)
 	struct un_handle a, b, two;
 	struct stat sa, sb;
 
+	struct un_attr aa, ab;
+
 	lk("hl-a", &a);
 	lk("hl-b", &b);
+	CHECK(un_getattr(ex, &a, &aa) == 0 && un_getattr(ex, &b, &ab) == 0 &&
+		      aa.fileid == ab.fileid,
+	      "names of one lower inode: one fileid");
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len),
+	      "names of one lower inode: one handle");
 	CHECK_EQ(lk("hl2/sub/two", &two), 0, "lookup in a lower-only dir");
 	CHECK_EQ(wr(&a, 2, "+new"), 0, "write to one name");
+	CHECK(un_getattr(ex, &b, &ab) == 0 && aa.fileid == ab.fileid,
+	      "one fileid after copy-up");
+	{
+		struct un_handle p1, p2;
+		struct un_attr a1, a2;
+
+		lk("hl2/p1", &p1);
+		CHECK_EQ(wr(&p1, 0, "PAIR"), 0, "copy-up of an unseen pair");
+		CHECK_EQ(lk("hl2/p2", &p2), 0, "the other name, first lookup");
+		CHECK(un_getattr(ex, &p1, &a1) == 0 &&
+			      un_getattr(ex, &p2, &a2) == 0 &&
+			      a1.fileid == a2.fileid,
+		      "name first seen after copy-up: same fileid");
+		CHECK_STR(rd(&p2), "PAIR", "and the new data");
+	}
 	CHECK_STR(rd(&b), "hl+new", "the other name shows the new data");
 	CHECK(stat(P("%s/hl-a", UP), &sa) == 0 &&
 		      stat(P("%s/hl-b", UP), &sb) == 0 && sa.st_ino == sb.st_ino,
@@ -604,6 +630,101 @@ static void test_hardlinks(void)
 	}
 	CHECK_STR(rd(&two), "v2", "old handle of the other name, other dir");
 	CHECK(exists(P("%s/hl2/sub/two", UP)), "its dir copied up too");
+}
+
+/* Run SQL on the closed catalog, as a crash would have left it. */
+static int db_exec(const char *sql)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open(DB, &db);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int count_cb(void *arg, int n, char **v, char **names)
+{
+	(void)names;
+	*(int *)arg = n > 0 && v[0] ? atoi(v[0]) : -1;
+	return 0;
+}
+
+static int db_count(const char *sql)
+{
+	sqlite3 *db;
+	int n = -1;
+
+	if (sqlite3_open(DB, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, sql, count_cb, &n, NULL) != SQLITE_OK)
+		n = -1;
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * kill -9 between a disk rename and its catalog commit: the intent row
+ * committed before the disk change lets the restart finish the rename in
+ * the catalog, so the client's handle keeps working; an intent whose disk
+ * rename never happened is dropped.
+ */
+static void test_crash_rename(void)
+{
+	struct un_handle root, h, g, h2, g2;
+
+	un_root(ex, &root);
+	un_create(ex, &root_cr, &root, "crash1", UN_CREATE_GUARDED, NULL, NULL,
+		  &h, NULL, NULL);
+	wr(&h, 0, "one");
+	un_create(ex, &root_cr, &root, "crash2", UN_CREATE_GUARDED, NULL, NULL,
+		  &g, NULL, NULL);
+	wr(&g, 0, "two");
+	close_all();
+	/* crash1 was renamed on disk, crash2's rename never started */
+	CHECK(rename(P("%s/crash1", UP), P("%s/crash1b", UP)) == 0,
+	      "disk rename behind the catalog");
+	CHECK_EQ(db_exec("INSERT INTO intents(export, oid, oparent, oname, "
+			 "nparent, nname) SELECT export, oid, parent, name, "
+			 "parent, CAST('crash1b' AS BLOB) FROM names WHERE "
+			 "name = CAST('crash1' AS BLOB);"
+			 "INSERT INTO intents(export, oid, oparent, oname, "
+			 "nparent, nname) SELECT export, oid, parent, name, "
+			 "parent, CAST('crash2b' AS BLOB) FROM names WHERE "
+			 "name = CAST('crash2' AS BLOB);"),
+		 0, "intent rows left by the crash");
+	open_all();
+	CHECK_STR(rd(&h), "one", "handle of the renamed object works");
+	CHECK(lk("crash1b", &h2) == 0 && h2.len == h.len &&
+		      !memcmp(h2.data, h.data, h.len),
+	      "its new name has the same handle");
+	CHECK_EQ(lk("crash1", &h2), -ENOENT, "the old name is gone");
+	CHECK_STR(rd(&g), "two", "handle of the unrenamed object works");
+	CHECK(lk("crash2", &g2) == 0 && g2.len == g.len &&
+		      !memcmp(g2.data, g.data, g.len),
+	      "it keeps its old name and handle");
+	close_all();
+	CHECK_EQ(db_count("SELECT count(*) FROM intents"), 0,
+		 "no intent left after the restart");
+	open_all();
+	{
+		struct un_handle f;
+		struct un_attr a;
+		FILE *devnull = fopen("/dev/null", "w");
+
+		CHECK_EQ(un_fsck(ex, false, devnull), 0, "fsck: consistent");
+		lk("crash2", &f);
+		unlink(P("%s/crash2", UP)); /* behind the server's back */
+		CHECK_EQ(un_fsck(ex, false, devnull), 1, "fsck finds the orphan");
+		CHECK_EQ(un_fsck(ex, true, devnull), 1, "fsck repairs it");
+		CHECK_EQ(un_fsck(ex, false, devnull), 0, "then all is well");
+		CHECK_EQ(un_getattr(ex, &f, &a), -ESTALE, "its handle: STALE");
+		CHECK_STR(rd(&h), "one", "other handles untouched");
+		if (devnull)
+			fclose(devnull);
+	}
+	close_all();
+	open_all();
 }
 
 static void test_handles(void)
@@ -999,6 +1120,7 @@ int main(void)
 	test_rename();
 	test_hardlinks();
 	test_handles();
+	test_crash_rename();
 	test_create();
 	test_creds();
 	test_misc();

@@ -11,6 +11,31 @@
  * by (parent, name), which also remembers where each object was last found
  * (a hint used by namei.c).  The database is the truth; the cache may drop
  * anything at any time.
+ *
+ * Crash consistency.  A change is made on disk first and in the catalog
+ * second, so a kill -9 (or power loss) in between leaves the disk ahead
+ * of the catalog.  For most changes that is harmless: a created name
+ * without a row simply gets its row at the next lookup (its handle was
+ * never sent), a removed name whose row survived resolves to nothing and
+ * answers ESTALE, copy-up changes no row at all.  The one change that
+ * would lose a live handle is RENAME: the row still holds the old name,
+ * which no longer exists.  So a rename of a catalogued object first
+ * commits an intent row (old and new names, synchronous=FULL so it is on
+ * disk before the disk rename starts), and the catalog rename deletes it
+ * in the same transaction as the name update.  An intent found when the
+ * export is opened means a crash in between: if the object still
+ * resolves under its old name the disk rename never happened and the
+ * intent is dropped, otherwise the rename is applied to the catalog.
+ * Renames are serialised by the export's namespace lock, so at most one
+ * intent per export is ever pending.
+ *
+ * Hard links.  Names of one lower inode must share one oid (one fileid).
+ * The inodes table maps (export, layer, st_dev, st_ino) of objects with
+ * st_nlink > 1 to their oid; it is consulted only when a new name is
+ * catalogued, so handles never depend on device or inode numbers: if the
+ * layers move to another disk, catalogued names keep their oids by name
+ * and only the hint goes stale (it is checked against the object's type
+ * and liveness before use).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +65,10 @@ enum {
 	ST_INS_EXPORT,
 	ST_SET_ROOT,
 	ST_RENAME,
+	ST_INS_INTENT,
+	ST_DEL_INTENT,
+	ST_GET_INO,
+	ST_PUT_INO,
 	ST_COUNT,
 };
 
@@ -63,6 +92,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SET_ROOT] = "UPDATE exports SET root = ?2 WHERE id = ?1",
 	[ST_RENAME] = "UPDATE names SET parent = ?4, name = ?5 WHERE "
 		      "export = ?1 AND parent = ?2 AND name = ?3",
+	[ST_INS_INTENT] = "INSERT INTO intents(export, oid, oparent, oname, "
+			  "nparent, nname) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEL_INTENT] = "DELETE FROM intents WHERE id = ?1",
+	[ST_GET_INO] = "SELECT oid FROM inodes WHERE export = ?1 AND "
+		       "layer = ?2 AND dev = ?3 AND ino = ?4",
+	[ST_PUT_INO] = "INSERT OR REPLACE INTO inodes(export, layer, dev, "
+		       "ino, oid) VALUES(?1, ?2, ?3, ?4, ?5)",
 };
 
 static const char schema[] =
@@ -74,7 +110,15 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS names(export INTEGER NOT NULL, "
 	"  parent INTEGER NOT NULL, name BLOB NOT NULL, oid INTEGER NOT NULL, "
 	"  PRIMARY KEY(export, parent, name)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS names_oid ON names(oid);";
+	"CREATE INDEX IF NOT EXISTS names_oid ON names(oid);"
+	"CREATE TABLE IF NOT EXISTS intents(id INTEGER PRIMARY KEY, "
+	"  export INTEGER NOT NULL, oid INTEGER NOT NULL, "
+	"  oparent INTEGER NOT NULL, oname BLOB NOT NULL, "
+	"  nparent INTEGER NOT NULL, nname BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS inodes(export INTEGER NOT NULL, "
+	"  layer INTEGER NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL, "
+	"  oid INTEGER NOT NULL, PRIMARY KEY(export, layer, dev, ino)) "
+	"  WITHOUT ROWID;";
 
 /* ---- the cache ------------------------------------------------------- */
 
@@ -430,6 +474,17 @@ int cat_get(struct un_catalog *cat, uint64_t oid, struct cat_obj *o)
 	return rc;
 }
 
+int cat_lookup(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint64_t *oid)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, parent, name, oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
 int cat_lookup_insert(struct un_catalog *cat, uint32_t export,
 		      uint64_t parent, const char *name, uint8_t type,
 		      uint64_t *oid)
@@ -532,6 +587,406 @@ out:
 	return rc;
 }
 
+/* ---- hard links ------------------------------------------------------- */
+
+static int ino_get_locked(struct un_catalog *cat, uint32_t export, int layer,
+			  const struct stat *st, uint64_t *oid)
+{
+	sqlite3_stmt *s = stmt(cat, ST_GET_INO);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int(s, 2, layer);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)st->st_dev);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)st->st_ino);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*oid = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_err(cat, "inode hint");
+}
+
+static int ino_put_locked(struct un_catalog *cat, uint32_t export, int layer,
+			  const struct stat *st, uint64_t oid)
+{
+	sqlite3_stmt *s;
+	int rc = begin_write(cat);
+
+	if (rc < 0)
+		return rc;
+	s = stmt(cat, ST_PUT_INO);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int(s, 2, layer);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)st->st_dev);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)st->st_ino);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)oid);
+	return step_done(cat, s);
+}
+
+int cat_ino_hint(struct un_catalog *cat, uint32_t export, int layer,
+		 const struct stat *st, uint64_t oid)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = ino_put_locked(cat, export, layer, st, oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+/* The live oid of another name of this inode, or -ENOENT. */
+static int ino_find_locked(struct un_catalog *cat, uint32_t export,
+			   int layer, const struct stat *st, uint8_t type,
+			   uint64_t *oid)
+{
+	struct cat_obj o;
+	int rc = ino_get_locked(cat, export, layer, st, oid);
+
+	if (rc < 0)
+		return rc;
+	rc = get_locked(cat, *oid, &o);
+	if (rc == -ESTALE || (rc == 0 && (o.removed || o.type != type)))
+		return -ENOENT; /* a stale hint: the inode was reused */
+	return rc;
+}
+
+int cat_lookup_insert_st(struct un_catalog *cat, uint32_t export,
+			 uint64_t parent, const char *name, uint8_t type,
+			 int layer, const struct stat *st, uint64_t *oid)
+{
+	bool linked = st && type != UN_DIR && st->st_nlink > 1 && layer >= 0;
+	int rc;
+
+	if (!linked)
+		return cat_lookup_insert(cat, export, parent, name, type, oid);
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, parent, name, oid);
+	if (rc == -ENOENT) {
+		rc = ino_find_locked(cat, export, layer, st, type, oid);
+		if (rc == 0 && (rc = begin_write(cat)) == 0)
+			rc = insert_name(cat, export, parent, name, *oid);
+		else if (rc == -ENOENT)
+			rc = insert_locked(cat, export, parent, name, type,
+					   oid);
+		if (rc == 0)
+			rc = ino_put_locked(cat, export, layer, st, *oid);
+	}
+	pthread_mutex_unlock(&cat->lock);
+	if (rc == 0) {
+		struct cat_obj o;
+
+		/* a name known with another type: the generic path
+		 * replaces the row */
+		if ((rc = cat_get(cat, *oid, &o)) == 0 &&
+		    (o.type != type || o.removed))
+			rc = cat_lookup_insert(cat, export, parent, name, type,
+					       oid);
+	}
+	return rc;
+}
+
+/* ---- rename intents -------------------------------------------------- */
+
+static int commit_locked(struct un_catalog *cat)
+{
+	int rc = 0;
+
+	if (!cat->in_txn)
+		return 0;
+	if (sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(cat, "commit");
+		/* The rows may be gone: forget what we cached. */
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+		cache_clear(cat->cache);
+	}
+	cat->in_txn = false;
+	return rc;
+}
+
+/*
+ * The intent must be on disk before the disk rename, so it is committed
+ * with the WAL fsynced.  The level can only change between transactions.
+ */
+static int set_synchronous(struct un_catalog *cat, bool full)
+{
+	if (sqlite3_exec(cat->db, full ? "PRAGMA synchronous=FULL"
+				       : "PRAGMA synchronous=NORMAL",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(cat, "synchronous");
+	return 0;
+}
+
+int cat_intent_begin(struct un_catalog *cat, uint32_t export,
+		     uint64_t oparent, const char *oname, uint64_t nparent,
+		     const char *nname, int64_t *id)
+{
+	sqlite3_stmt *s;
+	uint64_t oid;
+	int rc;
+
+	*id = 0;
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, oparent, oname, &oid);
+	if (rc == -ENOENT) { /* no handle can name it: nothing to protect */
+		rc = 0;
+		goto out;
+	}
+	/* other requests' pending writes go first, at the usual level */
+	if (rc < 0 || (rc = commit_locked(cat)) < 0 ||
+	    (rc = set_synchronous(cat, true)) < 0)
+		goto out;
+	if ((rc = begin_write(cat)) < 0)
+		goto normal;
+	s = stmt(cat, ST_INS_INTENT);
+	sqlite3_bind_int64(s, 1, export);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)oid);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)oparent);
+	bind_name(s, 4, oname);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)nparent);
+	bind_name(s, 6, nname);
+	if ((rc = step_done(cat, s)) == 0) {
+		*id = sqlite3_last_insert_rowid(cat->db);
+		rc = commit_locked(cat);
+	}
+	if (rc < 0)
+		*id = 0;
+normal:
+	if (set_synchronous(cat, false) < 0 && rc == 0)
+		rc = -EIO;
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+static int intent_del_locked(struct un_catalog *cat, int64_t id)
+{
+	sqlite3_stmt *s;
+	int rc = begin_write(cat);
+
+	if (rc < 0)
+		return rc;
+	s = stmt(cat, ST_DEL_INTENT);
+	sqlite3_bind_int64(s, 1, id);
+	return step_done(cat, s);
+}
+
+void cat_intent_done(struct un_catalog *cat, int64_t id)
+{
+	if (id == 0)
+		return;
+	pthread_mutex_lock(&cat->lock);
+	/* if this fails the intent is resolved at the next start */
+	(void)intent_del_locked(cat, id);
+	pthread_mutex_unlock(&cat->lock);
+}
+
+struct intent {
+	int64_t id;
+	uint64_t oid, oparent, nparent;
+	char oname[UN_NAME_MAX + 1], nname[UN_NAME_MAX + 1];
+};
+
+static void col_name(sqlite3_stmt *s, int col, char *buf)
+{
+	int len = sqlite3_column_bytes(s, col);
+	const void *p = sqlite3_column_blob(s, col);
+
+	if (len > UN_NAME_MAX)
+		len = UN_NAME_MAX;
+	if (len > 0)
+		memcpy(buf, p, (size_t)len);
+	buf[len > 0 ? len : 0] = '\0';
+}
+
+/* At most one per export is pending (renames are serialised). */
+static int intents_read(struct un_catalog *cat, uint32_t export,
+			struct intent *v, unsigned max, unsigned *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(cat->db, "SELECT id, oid, oparent, oname, "
+				"nparent, nname FROM intents WHERE export = ?1 "
+				"ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		return db_err(cat, "intents");
+	sqlite3_bind_int64(s, 1, export);
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct intent *it = &v[(*n)++];
+
+		it->id = sqlite3_column_int64(s, 0);
+		it->oid = (uint64_t)sqlite3_column_int64(s, 1);
+		it->oparent = (uint64_t)sqlite3_column_int64(s, 2);
+		col_name(s, 3, it->oname);
+		it->nparent = (uint64_t)sqlite3_column_int64(s, 4);
+		col_name(s, 5, it->nname);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Does the catalog still hold the intent's object under the old name? */
+static bool intent_pending(struct un_catalog *cat, uint32_t export,
+			   const struct intent *it)
+{
+	uint64_t oid = 0;
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	rc = lookup_locked(cat, export, it->oparent, it->oname, &oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc == 0 && oid == it->oid;
+}
+
+static int intent_apply(struct un_export *ex, const struct intent *it)
+{
+	struct un_obj o = { 0 };
+	int rc = obj_resolve_oid(ex, it->oid, &o);
+
+	obj_release(&o);
+	if (rc == 0) {
+		/* still there under the old name: the rename never
+		 * reached the disk */
+		rc = 0;
+	} else if ((rc == -ENOENT || rc == -ESTALE) &&
+		   !intent_pending(ex->cat, ex->id, it)) {
+		rc = 0; /* the catalog rename was committed already */
+	} else if (rc == -ENOENT || rc == -ESTALE) {
+		fprintf(stderr, "unionnfsd: %s: completing an interrupted "
+			"rename to \"%s\"\n", ex->name, it->nname);
+		rc = cat_rename(ex->cat, ex->id, it->oparent, it->oname,
+				it->nparent, it->nname);
+	} else {
+		return rc; /* cannot tell now: keep the intent */
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&ex->cat->lock);
+		rc = intent_del_locked(ex->cat, it->id);
+		pthread_mutex_unlock(&ex->cat->lock);
+	}
+	return rc;
+}
+
+int cat_intents_resolve(struct un_export *ex)
+{
+	struct intent v[8];
+	unsigned n, i;
+	int rc;
+
+	pthread_mutex_lock(&ex->cat->lock);
+	rc = intents_read(ex->cat, ex->id, v, 8, &n);
+	pthread_mutex_unlock(&ex->cat->lock);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = intent_apply(ex, &v[i]);
+	return rc < 0 ? rc : cat_sync(ex->cat);
+}
+
+/* ---- fsck support --------------------------------------------------- */
+
+int cat_all_oids(struct un_catalog *cat, uint32_t export, uint64_t **out,
+		 size_t *n)
+{
+	sqlite3_stmt *s;
+	uint64_t *v = NULL, *nv;
+	size_t cap = 0;
+	int rc = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&cat->lock);
+	if (sqlite3_prepare_v2(cat->db, "SELECT DISTINCT oid FROM names "
+				"WHERE export = ?1 ORDER BY oid", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(cat, "fsck");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, export);
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			if (!(nv = realloc(v, cap * sizeof(*v)))) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	if (rc < 0) {
+		free(v);
+		v = NULL;
+		*n = 0;
+	}
+	*out = v;
+	return rc;
+}
+
+static int exec_oid(struct un_catalog *cat, const char *sql, uint64_t oid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(cat->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_err(cat, "fsck");
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(cat, "fsck");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int cat_forget(struct un_catalog *cat, uint64_t oid)
+{
+	int rc;
+
+	pthread_mutex_lock(&cat->lock);
+	cache_drop(cat->cache, oid);
+	rc = begin_write(cat);
+	if (rc == 0)
+		rc = exec_oid(cat, "DELETE FROM names WHERE oid = ?1", oid);
+	if (rc == 0)
+		rc = exec_oid(cat, "UPDATE objects SET removed = 1 "
+			      "WHERE oid = ?1", oid);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int cat_prune_hints(struct un_catalog *cat, uint32_t export, bool repair)
+{
+	static const char *const sql[2] = {
+		"SELECT count(*) FROM inodes WHERE export = ?1 AND oid NOT IN "
+		"(SELECT oid FROM names)",
+		"DELETE FROM inodes WHERE export = ?1 AND oid NOT IN "
+		"(SELECT oid FROM names)",
+	};
+	sqlite3_stmt *s;
+	int rc, n = 0;
+
+	pthread_mutex_lock(&cat->lock);
+	for (int i = 0; i < (repair ? 2 : 1); i++) {
+		if ((i == 1 && (rc = begin_write(cat)) < 0) ||
+		    sqlite3_prepare_v2(cat->db, sql[i], -1, &s, NULL) !=
+			    SQLITE_OK) {
+			n = db_err(cat, "fsck");
+			break;
+		}
+		sqlite3_bind_int64(s, 1, export);
+		rc = sqlite3_step(s);
+		if (i == 0 && rc == SQLITE_ROW)
+			n = sqlite3_column_int(s, 0);
+		else if (rc != (i == 0 ? SQLITE_ROW : SQLITE_DONE))
+			n = db_err(cat, "fsck");
+		sqlite3_finalize(s);
+		if (n < 0)
+			break;
+	}
+	pthread_mutex_unlock(&cat->lock);
+	return n;
+}
+
 void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
 		  lmask_t mask)
 {
@@ -551,16 +1006,7 @@ int cat_sync(struct un_catalog *cat)
 	int rc = 0;
 
 	pthread_mutex_lock(&cat->lock);
-	if (cat->in_txn) {
-		if (sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL) !=
-		    SQLITE_OK) {
-			rc = db_err(cat, "commit");
-			/* The rows may be gone: forget what we cached. */
-			sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
-			cache_clear(cat->cache);
-		}
-		cat->in_txn = false;
-	}
+	rc = commit_locked(cat);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
 }
@@ -727,6 +1173,32 @@ fail:
 	return -EIO;
 }
 
+/* Syncs of namespace changes cover the catalog's file system too. */
+static int dur_setup(struct un_catalog *cat, const char *path, char *err,
+		     size_t errlen)
+{
+	char dir[UN_PATH_MAX];
+	char *slash;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+	rc = dur_create(&cat->dur);
+	if (rc == 0 && (fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = -errno;
+	else if (rc == 0) {
+		rc = dur_add_fs(cat->dur, fd);
+		close(fd);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+	return rc;
+}
+
 int un_catalog_open(const char *path, struct un_catalog **out, char *err,
 		    size_t errlen)
 {
@@ -745,6 +1217,8 @@ int un_catalog_open(const char *path, struct un_catalog **out, char *err,
 	rc = load_key(path, cat->key, err, errlen);
 	if (rc == 0)
 		rc = db_setup(cat, path, err, errlen);
+	if (rc == 0)
+		rc = dur_setup(cat, path, err, errlen);
 	if (rc < 0) {
 		un_catalog_close(cat);
 		return rc;
@@ -770,6 +1244,7 @@ void un_catalog_close(struct un_catalog *cat)
 		cache_clear(cat->cache);
 		free(cat->cache);
 	}
+	dur_destroy(cat->dur);
 	pthread_mutex_destroy(&cat->lock);
 	explicit_bzero(cat->key, sizeof(cat->key));
 	free(cat);

@@ -4,8 +4,9 @@
  * The copy is built under a temporary name in the work directory (same
  * file system as upper) with its data, owner, mode, times and xattrs, and
  * only then renamed into place: after a crash the upper layer holds either
- * nothing or the complete copy.  Leftover temporaries are removed when the
- * export is opened.  Runs with the server's own credentials.
+ * nothing or the complete copy: the copy is fsynced before the rename and
+ * the directory after it, whatever caused the copy-up.  Leftover
+ * temporaries are removed when the export is opened.  Runs with the server's own credentials.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -166,7 +167,7 @@ static int set_meta(int fd, const struct stat *st)
 }
 
 static int build_reg(struct un_export *ex, int layer, const char *path,
-		     const struct stat *st, const char *tmp, bool durable)
+		     const struct stat *st, const char *tmp)
 {
 	int src, dst, rc;
 
@@ -185,7 +186,9 @@ static int build_reg(struct un_export *ex, int layer, const char *path,
 		rc = copy_xattrs(ex, src, dst);
 	if (rc == 0)
 		rc = set_meta(dst, st);
-	if (rc == 0 && durable && fsync(dst) < 0)
+	/* always: the rename into place must never publish a partial copy,
+	 * even when the copy-up was caused by an UNSTABLE write */
+	if (rc == 0 && fsync(dst) < 0)
 		rc = -errno;
 	close(src);
 	close(dst);
@@ -207,6 +210,8 @@ static int build_dir(struct un_export *ex, int srcfd, const struct stat *st,
 	rc = src < 0 ? -errno : copy_xattrs(ex, src, dst);
 	if (rc == 0)
 		rc = set_meta(dst, st);
+	if (rc == 0 && fsync(dst) < 0)
+		rc = -errno;
 	if (src >= 0)
 		close(src);
 	close(dst);
@@ -259,7 +264,7 @@ static int fsync_dir(int pathfd)
 
 /* Copy entry i of the chain up; its parent must be in upper already. */
 static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
-		       bool durable, struct stat *lower_st)
+		       struct stat *lower_st)
 {
 	struct un_ent *e = &ch->ent[i];
 	char path[UN_PATH_MAX], ppath[UN_PATH_MAX], tmp[64];
@@ -283,7 +288,7 @@ static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
 	if (rc < 0)
 		goto out;
 	if (S_ISREG(st.st_mode))
-		rc = build_reg(ex, e->layer, path, &st, tmp, durable);
+		rc = build_reg(ex, e->layer, path, &st, tmp);
 	else if (S_ISDIR(st.st_mode))
 		rc = build_dir(ex, srcfd, &st, tmp);
 	else
@@ -295,8 +300,9 @@ static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
 		unlinkat(ex->workfd, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 		goto out;
 	}
-	if (durable)
-		rc = fsync_dir(upfd);
+	/* The new name is durable before anyone is told about it: nothing
+	 * later in a WRITE or COMMIT would sync this directory. */
+	rc = fsync_dir(upfd);
 	if (lower_st)
 		*lower_st = st;
 	e->layer = UPPER;
@@ -321,7 +327,7 @@ int copy_up_parents(struct un_export *ex, struct un_obj *o)
 	for (i = 1; i + 1 < o->ch->depth; i++) {
 		if (o->ch->ent[i].layer == UPPER)
 			continue;
-		rc = copy_up_one(ex, o->ch, i, false, NULL);
+		rc = copy_up_one(ex, o->ch, i, NULL);
 		if (rc < 0)
 			return rc;
 	}
@@ -463,7 +469,8 @@ static int copy_up_links(struct un_export *ex, struct un_obj *o, int layer,
 		dstdir = obj_parent_fd(ex, &other, UPPER);
 		if (dstdir >= 0 &&
 		    linkat(srcdir, o->ch->path + o->e->name_off, dstdir,
-			   other.ch->path + other.e->name_off, 0) == 0) {
+			   other.ch->path + other.e->name_off, 0) == 0 &&
+		    fsync_dir(dstdir) == 0) {
 			other.e->layer = UPPER;
 			cat_set_hint(ex->cat, other.e->oid, UPPER, 0);
 			fdc_invalidate(ex, other.e->oid);
@@ -479,15 +486,20 @@ static int copy_up_links(struct un_export *ex, struct un_obj *o, int layer,
 	return rc;
 }
 
+/*
+ * Every copy is durable before it is visible (fsync of the copy, rename,
+ * fsync of the directory), so `durable` is kept only for the callers.
+ */
 int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
 {
 	int layer = o->e->layer, rc;
 	struct stat lst;
 
+	(void)durable;
 	rc = copy_up_parents(ex, o);
 	if (rc < 0 || layer == UPPER)
 		return rc;
-	rc = copy_up_one(ex, o->ch, o->ch->depth - 1, durable, &lst);
+	rc = copy_up_one(ex, o->ch, o->ch->depth - 1, &lst);
 	if (rc < 0)
 		return rc;
 	if (S_ISREG(lst.st_mode) && lst.st_nlink > 1) {
@@ -495,7 +507,11 @@ int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
 		if (rc < 0)
 			return rc;
 	}
-	return obj_refresh(ex, o);
+	rc = obj_refresh(ex, o);
+	/* names of the copy not catalogued yet must find this oid */
+	if (rc == 0 && S_ISREG(o->st.st_mode) && o->st.st_nlink > 1)
+		rc = cat_ino_hint(ex->cat, ex->id, UPPER, &o->st, o->e->oid);
+	return rc;
 }
 
 /* ---- removal of work-dir objects ------------------------------------ */
@@ -537,6 +553,7 @@ int remove_tree_at(int parent, const char *name, int depth)
 void work_cleanup(struct un_export *ex)
 {
 	struct dirent *d;
+	unsigned n = 0;
 	DIR *dir;
 	int fd;
 
@@ -549,7 +566,11 @@ void work_cleanup(struct un_export *ex)
 	}
 	while ((d = readdir(dir)))
 		if (strncmp(d->d_name, UN_TMP_PREFIX,
-			    strlen(UN_TMP_PREFIX)) == 0)
-			(void)remove_tree_at(ex->workfd, d->d_name, 8);
+			    strlen(UN_TMP_PREFIX)) == 0 &&
+		    remove_tree_at(ex->workfd, d->d_name, 8) == 0)
+			n++;
 	closedir(dir);
+	if (n) /* fsck and the operator want to know */
+		fprintf(stderr, "unionnfsd: %s: removed %u leftover "
+			"temporaries from the work dir\n", ex->name, n);
 }

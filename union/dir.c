@@ -10,7 +10,11 @@
  *    directory over a whiteout is made opaque first);
  *  - a removed name that still exists below leaves a whiteout, put in
  *    place atomically (RENAME_WHITEOUT, or mknod of the whiteout itself);
- *  - the catalog is updated only after the disk change succeeded.
+ *  - the catalog is updated only after the disk change succeeded (a
+ *    rename is announced to the catalog first, see catalog.c);
+ *  - before the reply, the change and the catalog are made durable by a
+ *    grouped sync (durable.c), outside the namespace lock so that
+ *    concurrent requests share it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -77,6 +81,31 @@ static void dir_end(struct un_export *ex, struct un_obj *d,
 	wcc_post(ex, wcc, d->e->oid, fd >= 0 ? fd : d->fd);
 	if (fd >= 0)
 		close(fd);
+}
+
+/*
+ * Durability before the reply (NFSv3 stable namespace changes): the upper
+ * directories that changed are synced, grouped with concurrent requests
+ * (durable.c), after the namespace lock is dropped.  A directory that
+ * cannot be named (-1) makes it a sync of the whole file system.
+ */
+static int sync_fd_of(struct un_export *ex, struct un_obj *d, int rc)
+{
+	return rc == 0 && d->ch && ex->has_upper ? upper_dir_fd(ex, d) : -1;
+}
+
+static int durable_end(struct un_export *ex, int rc, int *fds, unsigned n)
+{
+	unsigned i, valid = 0;
+
+	for (i = 0; i < n; i++)
+		valid += fds[i] >= 0;
+	if (rc == 0)
+		rc = un_durable_dirs(ex, fds, valid == n ? n : 0);
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rc;
 }
 
 static void verf_times(const uint8_t *v, struct timespec ts[2])
@@ -231,7 +260,7 @@ static int make_node(struct un_export *ex, const struct un_cred *cr,
 {
 	struct un_obj d = { 0 }, o = { 0 };
 	struct un_child c;
-	int rc = check_name(name);
+	int rc = check_name(name), sfd;
 
 	if (rc < 0)
 		return rc;
@@ -250,10 +279,11 @@ static int make_node(struct un_export *ex, const struct un_cred *cr,
 	if (rc == 0)
 		rc = finish_new(ex, &o, out, attr);
 	dir_end(ex, &d, dir_wcc);
+	sfd = sync_fd_of(ex, &d, rc);
 	obj_release(&o);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc < 0 ? rc : cat_sync(ex->cat);
+	return durable_end(ex, rc, &sfd, 1);
 }
 
 /* CREATE of a name that exists: what each mode makes of it. */
@@ -303,7 +333,7 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 	};
 	struct un_obj d = { 0 }, o = { 0 };
 	struct un_child c;
-	int rc = check_name(name);
+	int rc = check_name(name), sfd = -1;
 
 	if (rc < 0)
 		return rc;
@@ -326,6 +356,9 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 		rc = finish_new(ex, &o, out, attr);
 	if (d.ch) {
 		dir_end(ex, &d, dir_wcc);
+		/* a new name; an existing file that was truncated has no
+		 * directory to name (-1: the whole file system) */
+		sfd = sync_fd_of(ex, &d, rc);
 	} else if (dir_wcc && o.ch) {
 		/* d became the child; report the directory from o's chain */
 		o.ch->depth--;
@@ -335,7 +368,7 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 	obj_release(&o);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc < 0 ? rc : cat_sync(ex->cat);
+	return durable_end(ex, rc, &sfd, 1);
 }
 
 int un_mkdir(struct un_export *ex, const struct un_cred *cr,
@@ -470,10 +503,11 @@ static int remove_common(struct un_export *ex, const struct un_cred *cr,
 		close(upfd);
 	child_release(&c);
 	dir_end(ex, &d, dir_wcc);
+	upfd = sync_fd_of(ex, &d, rc);
 	obj_release(&child);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc < 0 ? rc : cat_sync(ex->cat);
+	return durable_end(ex, rc, &upfd, 1);
 }
 
 int un_remove(struct un_export *ex, const struct un_cred *cr,
@@ -496,6 +530,7 @@ struct rename_ctx {
 	struct un_obj fd, td, src, victim;
 	struct un_child sc, tc;
 	uint64_t soid, voids;
+	int64_t intent;		/* catalog intent row, 0 if none */
 	const char *from, *to;
 	bool src_wh, opaque;
 };
@@ -671,17 +706,27 @@ static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 		r->opaque = rc > 0 || r->tc.upper_wh ||
 			    (r->td.e->mask & ~LBIT(UPPER));
 	}
-	if ((rc = rename_copy_up(ex, todir, r)) < 0 ||
-	    (rc = rename_disk(ex, r)) < 0)
+	if ((rc = rename_copy_up(ex, todir, r)) < 0)
 		return rc;
+	rc = cat_intent_begin(ex->cat, ex->id, r->fd.e->oid, r->from,
+			      r->td.e->oid, r->to, &r->intent);
+	if (rc < 0)
+		return rc;
+	if ((rc = rename_disk(ex, r)) < 0) {
+		cat_intent_done(ex->cat, r->intent);
+		return rc;
+	}
 	if (r->voids)
 		fdc_invalidate(ex, r->voids);
 	rdc_invalidate(ex, r->fd.e->oid);
 	rdc_invalidate(ex, r->td.e->oid);
 	if (r->voids)
 		rdc_invalidate(ex, r->voids);
-	return cat_rename(ex->cat, ex->id, r->fd.e->oid, r->from,
-			  r->td.e->oid, r->to);
+	rc = cat_rename(ex->cat, ex->id, r->fd.e->oid, r->from,
+			r->td.e->oid, r->to);
+	if (rc == 0)
+		cat_intent_done(ex->cat, r->intent);
+	return rc;
 }
 
 int un_rename(struct un_export *ex, const struct un_cred *cr,
@@ -690,7 +735,7 @@ int un_rename(struct un_export *ex, const struct un_cred *cr,
 	      struct un_wcc *from_wcc, struct un_wcc *to_wcc)
 {
 	struct rename_ctx r = { .from = fromname, .to = toname };
-	int rc;
+	int rc, sfd[2];
 
 	r.sc.fd = r.tc.fd = -1;
 	if ((rc = check_name(fromname)) < 0 || (rc = check_name(toname)) < 0)
@@ -705,12 +750,14 @@ int un_rename(struct un_export *ex, const struct un_cred *cr,
 		dir_end(ex, &r.fd, from_wcc);
 	if (r.td.ch)
 		dir_end(ex, &r.td, to_wcc);
+	sfd[0] = sync_fd_of(ex, &r.fd, rc);
+	sfd[1] = sync_fd_of(ex, &r.td, rc);
 	obj_release(&r.fd);
 	obj_release(&r.td);
 	obj_release(&r.src);
 	obj_release(&r.victim);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc < 0 ? rc : cat_sync(ex->cat);
+	return durable_end(ex, rc, sfd, 2);
 }
 
 /* ---- link ----------------------------------------------------------- */
@@ -780,7 +827,7 @@ int un_link(struct un_export *ex, const struct un_cred *cr,
 	    const char *name, struct un_attr *attr, struct un_wcc *dir_wcc)
 {
 	struct un_obj o = { 0 }, d = { 0 };
-	int rc = check_name(name);
+	int rc = check_name(name), sfd;
 
 	if (rc < 0)
 		return rc;
@@ -793,8 +840,11 @@ int un_link(struct un_export *ex, const struct un_cred *cr,
 		obj_attr(ex, o.e->oid, &o.st, attr);
 	if (d.ch)
 		dir_end(ex, &d, dir_wcc);
+	/* the new name; the file's link count goes with it in the journal
+	 * TODO: fsync the file itself on file systems without one */
+	sfd = sync_fd_of(ex, &d, rc);
 	obj_release(&o);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc < 0 ? rc : cat_sync(ex->cat);
+	return durable_end(ex, rc, &sfd, 1);
 }

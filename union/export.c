@@ -130,6 +130,13 @@ int un_export_open(struct un_catalog *cat, const struct un_export_conf *conf,
 	ex->verf = siphash24_u64(cat->key, seed, sizeof(seed)) | 1;
 	if (ex->has_upper)
 		work_cleanup(ex);
+	if (ex->has_upper &&
+	    ((rc = dur_add_fs(cat->dur, ex->layers[UPPER].fd)) < 0 ||
+	     (rc = cat_intents_resolve(ex)) < 0)) {
+		snprintf(err, errlen, "%s: cannot recover: %s", conf->name,
+			 strerror(-rc));
+		goto fail;
+	}
 	*out = ex;
 	return 0;
 fail:

@@ -49,7 +49,8 @@ struct un_catalog {
 	bool in_txn;		/* writes pending in an open transaction */
 	uint64_t rng;
 	struct cat_cache *cache;
-	sqlite3_stmt *st[16];
+	sqlite3_stmt *st[24];
+	struct dur *dur;	/* sync batcher, durable.c */
 };
 
 int cat_export_attach(struct un_catalog *cat, const char *name,
@@ -63,6 +64,9 @@ int cat_get(struct un_catalog *cat, uint64_t oid, struct cat_obj *o);
 int cat_lookup_insert(struct un_catalog *cat, uint32_t export,
 		      uint64_t parent, const char *name, uint8_t type,
 		      uint64_t *oid);
+/* The oid catalogued for (parent, name), or -ENOENT; inserts nothing. */
+int cat_lookup(struct un_catalog *cat, uint32_t export, uint64_t parent,
+	       const char *name, uint64_t *oid);
 /* A new object under a name that did not exist: drops any stale row. */
 int cat_create(struct un_catalog *cat, uint32_t export, uint64_t parent,
 	       const char *name, uint8_t type, uint64_t *oid);
@@ -73,6 +77,34 @@ int cat_link(struct un_catalog *cat, uint32_t export, uint64_t oid,
 	     uint64_t parent, const char *name);
 int cat_rename(struct un_catalog *cat, uint32_t export, uint64_t oparent,
 	       const char *oname, uint64_t nparent, const char *nname);
+/*
+ * cat_lookup_insert for an object found in `layer` with stat st: a new
+ * name of a non-directory with st_nlink > 1 joins the oid already known
+ * for that inode (hint table), so every name of a hard link has one
+ * fileid.  st may be NULL (no hint used).
+ */
+int cat_lookup_insert_st(struct un_catalog *cat, uint32_t export,
+			 uint64_t parent, const char *name, uint8_t type,
+			 int layer, const struct stat *st, uint64_t *oid);
+/* Remember that (layer, st_dev, st_ino) is the object oid (a hint). */
+int cat_ino_hint(struct un_catalog *cat, uint32_t export, int layer,
+		 const struct stat *st, uint64_t oid);
+/*
+ * Rename intents (see the top of catalog.c): recorded and committed
+ * before the disk rename, dropped with the catalog rename.  *id is 0 when
+ * the source was never catalogued (nothing to protect).
+ */
+int cat_intent_begin(struct un_catalog *cat, uint32_t export,
+		     uint64_t oparent, const char *oname, uint64_t nparent,
+		     const char *nname, int64_t *id);
+void cat_intent_done(struct un_catalog *cat, int64_t id);
+/* After a crash: apply or drop the intents left for this export. */
+int cat_intents_resolve(struct un_export *ex);
+/* fsck: every oid with a name; forget one; hints of objects gone. */
+int cat_all_oids(struct un_catalog *cat, uint32_t export, uint64_t **oids,
+		 size_t *n);
+int cat_forget(struct un_catalog *cat, uint64_t oid);
+int cat_prune_hints(struct un_catalog *cat, uint32_t export, bool repair);
 void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
 		  lmask_t mask);
 /*
@@ -82,6 +114,22 @@ void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
  */
 int cat_sync(struct un_catalog *cat);
 void cat_set_cache_max(struct un_catalog *cat, unsigned max);
+
+/* ---- durability (durable.c) ------------------------------------------ */
+
+struct dur;
+int dur_create(struct dur **out);
+void dur_destroy(struct dur *d);
+/* Include the file system of dirfd in every sync round. */
+int dur_add_fs(struct dur *d, int dirfd);
+/* Return when everything done before the call is on stable storage. */
+int dur_sync(struct dur *d);
+/* Return when these directories' changes are on stable storage. */
+int dur_sync_dirs(struct dur *d, const int *dirfds, unsigned n);
+/* Commit the catalog, then make that and the layers durable (grouped). */
+int un_durable(struct un_export *ex);
+/* The same, for changes confined to the directories dirfds (-1: none). */
+int un_durable_dirs(struct un_export *ex, const int *dirfds, unsigned n);
 
 /* ---- export ------------------------------------------------------------ */
 
