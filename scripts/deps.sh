@@ -2,10 +2,11 @@
 # deps.sh - install the Debian 12 packages unionnfsd needs.
 #   scripts/deps.sh          build and run dependencies
 #   scripts/deps.sh --test   also what the test suite needs (libnfs, clang, attr,
+#                            rpcbind + nfs-common for rpcinfo/showmount,
 #                            and the kernel-client guest from ../shared/kclient)
 set -eu
 BUILD="autoconf automake pkg-config make gcc libtirpc-dev rpcsvc-proto libevent-dev libsqlite3-dev"
-TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev"
+TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev rpcbind nfs-common"
 want=$BUILD
 [ "${1:-}" = --test ] && want="$BUILD $TEST"
 missing=""

@@ -1,0 +1,1009 @@
+/*
+ * nlmproc.c - the Network Lock Manager, version 4 (program 100021), the
+ * locking side protocol of NFSv3 (RFC 1813 appendix II, X/Open XNFS).
+ *
+ * Locks go to the daemon's one lock table (server/locks.c), keyed by the
+ * union object (export id + fileid), so they hold across copy-up and
+ * conflict with NFSv4 locks.  An owner is (caller_name, oh, svid).
+ *
+ * Blocking locks: a LOCK with block set that conflicts is queued and
+ * answered NLM4_BLOCKED; when the lock is granted later, NLM4_GRANTED is
+ * sent to the client's lock manager, found through the rpcbind at the
+ * client's address.  That call runs on a thread of its own with a short
+ * timeout, never on the event loop nor a worker.  If it does not arrive,
+ * the client's periodic retry of the LOCK finds the lock already held by
+ * it and gets NLM4_GRANTED.
+ *
+ * The _MSG forms compute the same result and send it back as the matching
+ * _RES call, the same way; Linux uses them rarely (it calls synchronously).
+ *
+ * After a restart, clients that held locks are notified (SM_NOTIFY) and
+ * may reclaim during a grace period; see the NSM section.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rpc/pmap_clnt.h>
+#include <rpc/pmap_prot.h>
+
+#include "locks.h"
+#include "log.h"
+#include "nlm4_prot.h"
+#include "rpc.h"
+#include "server.h"
+
+#define NLM_CALLBACK_TIMEOUT 2 /* seconds, for GRANTED and _RES calls */
+
+/* The wire values (a procedure macro of the same name once shadowed one). */
+_Static_assert(NLM4_GRANTED == 0 && NLM4_DENIED == 1 && NLM4_BLOCKED == 3 &&
+		       NLM4_STALE_FH == 7,
+	       "NLM4 status values");
+
+/* ---- calls back to the client ---------------------------------------- */
+
+/* One call to the client's NLM: arguments already encoded. */
+struct nlm_callback {
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint32_t proc;
+	char *args;
+	u_int len;
+};
+
+static atomic_uint nlm_callbacks_running;
+
+/* Writes pre-encoded arguments. */
+static bool_t xdr_nlm_raw(XDR *x, void *p)
+{
+	struct nlm_callback *cb = p;
+
+	return xdr_putbytes(x, cb->args, cb->len);
+}
+
+static bool_t xdr_nlm_nothing(XDR *x, void *p)
+{
+	(void)x;
+	(void)p;
+	return TRUE;
+}
+
+static void callback_free(struct nlm_callback *cb)
+{
+	free(cb->args);
+	free(cb);
+}
+
+/* prog over UDP at sin's address, its port from the portmapper there,
+ * with our short timeout (pmap_getport() waits up to a minute). */
+static CLIENT *pmap_client(struct sockaddr_in *sin, u_long prog, u_long vers,
+			   struct timeval tv)
+{
+	struct pmap parms = { prog, vers, IPPROTO_UDP, 0 };
+	u_long port = 0;
+	int sock = RPC_ANYSOCK;
+	CLIENT *pm;
+
+	sin->sin_port = htons(PMAPPORT);
+	pm = clntudp_create(sin, PMAPPROG, PMAPVERS, tv, &sock);
+	if (!pm)
+		return NULL;
+	if (clnt_call(pm, PMAPPROC_GETPORT, (xdrproc_t)xdr_pmap,
+		      (char *)&parms, (xdrproc_t)xdr_u_long, (char *)&port,
+		      tv) != RPC_SUCCESS)
+		port = 0;
+	clnt_destroy(pm);
+	if (port == 0 || port > 65535)
+		return NULL;
+	sin->sin_port = htons((uint16_t)port);
+	sock = RPC_ANYSOCK;
+	return clntudp_create(sin, prog, vers, tv, &sock);
+}
+
+/*
+ * The client's NLM over UDP, its port asked from the portmapper at the
+ * client's address.  IPv4 uses portmapper v2 directly: libtirpc's rpcbind
+ * lookup leaks the empty address string it gets for an unregistered
+ * program.
+ */
+static CLIENT *callback_client(const struct nlm_callback *cb,
+			       struct timeval tv)
+{
+	struct sockaddr_in sin;
+	char host[NI_MAXHOST];
+
+	if (cb->peer.ss_family != AF_INET) {
+		if (getnameinfo((const struct sockaddr *)&cb->peer,
+				cb->peer_len, host, sizeof(host), NULL, 0,
+				NI_NUMERICHOST) != 0)
+			return NULL;
+		return clnt_create_timed(host, NLM_PROG, NLM4_VERS, "udp",
+					 &tv);
+	}
+	memcpy(&sin, &cb->peer, sizeof(sin));
+	return pmap_client(&sin, NLM_PROG, NLM4_VERS, tv);
+}
+
+static void *callback_thread(void *p)
+{
+	struct nlm_callback *cb = p;
+	struct timeval tv = { NLM_CALLBACK_TIMEOUT, 0 };
+	enum clnt_stat st = RPC_FAILED;
+	CLIENT *clnt = callback_client(cb, tv);
+
+	if (clnt) {
+		/* The _MSG/_RES forms and GRANTED: the reply, if any, says
+		 * nothing we act on. */
+		st = clnt_call(clnt, cb->proc, (xdrproc_t)xdr_nlm_raw,
+			       (char *)cb, (xdrproc_t)xdr_nlm_nothing, NULL,
+			       tv);
+		clnt_destroy(clnt);
+	}
+	if (st != RPC_SUCCESS && st != RPC_TIMEDOUT)
+		log_info("nlm: callback %u to the client failed: %s%s",
+			 cb->proc, clnt ? "" : "no NLM registered; ",
+			 clnt_sperrno(st));
+	callback_free(cb);
+	atomic_fetch_sub(&nlm_callbacks_running, 1);
+	return NULL;
+}
+
+/* Encode args with fn and send them as proc to the peer, in the
+ * background.  Failures are logged; the protocols tolerate lost calls. */
+static void nlm_callback(const struct sockaddr_storage *peer,
+			 socklen_t peer_len, uint32_t proc, xdrproc_t fn,
+			 void *args)
+{
+	struct nlm_callback *cb = calloc(1, sizeof(*cb));
+	pthread_attr_t attr;
+	pthread_t t;
+	XDR x;
+
+	if (!cb || !(cb->args = malloc(RPC_DEFAULT_REPLY)))
+		goto fail;
+	xdrmem_create(&x, cb->args, RPC_DEFAULT_REPLY, XDR_ENCODE);
+	if (!fn(&x, args))
+		goto fail;
+	cb->len = xdr_getpos(&x);
+	cb->peer = *peer;
+	cb->peer_len = peer_len;
+	cb->proc = proc;
+	if (pthread_attr_init(&attr) != 0)
+		goto fail;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	atomic_fetch_add(&nlm_callbacks_running, 1);
+	if (pthread_create(&t, &attr, callback_thread, cb) != 0) {
+		atomic_fetch_sub(&nlm_callbacks_running, 1);
+		pthread_attr_destroy(&attr);
+		goto fail;
+	}
+	pthread_attr_destroy(&attr);
+	return;
+fail:
+	log_warn("nlm: cannot send callback %u", proc);
+	if (cb)
+		callback_free(cb);
+}
+
+/* ---- NSM: who held locks, grace after a restart ------------------------
+ * The clients that took locks are kept in "<catalog>.nsm", one line each
+ * ("client NAME ADDRESS"), with our NSM state number ("state N").  The
+ * file is small and changes only when a new client locks, so it is
+ * rewritten whole (temporary file, fsync, rename) instead of living in
+ * the catalog, which another part owns and which is busy with handles.
+ *
+ * At start, if the file names clients, the server was restarted while
+ * they may have held locks: for the grace period only reclaims are
+ * granted, and each client's statd (found through the portmapper at the
+ * recorded address) gets SM_NOTIFY with our new state, after which its
+ * lock manager reclaims.  Without recorded clients there is no grace:
+ * nobody can reclaim, so nobody needs to wait.
+ *
+ * TODO: serve NSM (program 100024) itself, so that a client's SM_NOTIFY
+ * frees its locks (FREE_ALL does that today).
+ */
+#define SM_PROG 100024
+#define SM_VERS 1
+#define SM_NOTIFY 6
+#define NSM_MAX_CLIENTS 1024
+
+struct nsm_client {
+	char *name, *addr;
+};
+
+static pthread_mutex_t nsm_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *nsm_path;
+static struct nsm_client nsm_clients[NSM_MAX_CLIENTS];
+static unsigned nsm_nclients;
+static int nsm_state = 1; /* odd: up, as statd counts */
+static struct timespec grace_end;
+
+static bool nlm_in_grace(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < grace_end.tv_sec;
+}
+
+/* Rewrite the list; called with nsm_lock held. */
+static int nsm_save(void)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	unsigned i;
+	int ok;
+
+	if (!nsm_path)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", nsm_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "state %d\n", nsm_state);
+	for (i = 0; i < nsm_nclients; i++)
+		fprintf(f, "client %s %s\n", nsm_clients[i].name,
+			nsm_clients[i].addr);
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, nsm_path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A client takes a lock: remember it, once per (name, address). */
+static void nsm_monitor(const struct rpc_req *req, const char *name)
+{
+	char addr[NI_MAXHOST];
+	unsigned i;
+
+	if (getnameinfo((const struct sockaddr *)&req->peer, req->peer_len,
+			addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0 ||
+	    strpbrk(name, " \t\n") || !*name)
+		return;
+	pthread_mutex_lock(&nsm_lock);
+	for (i = 0; i < nsm_nclients; i++)
+		if (strcmp(nsm_clients[i].name, name) == 0 &&
+		    strcmp(nsm_clients[i].addr, addr) == 0)
+			break;
+	if (i == nsm_nclients && i < NSM_MAX_CLIENTS) {
+		nsm_clients[i].name = strdup(name);
+		nsm_clients[i].addr = strdup(addr);
+		if (nsm_clients[i].name && nsm_clients[i].addr) {
+			nsm_nclients++;
+			if (nsm_save() < 0)
+				log_warn("nsm: cannot write %s: %s", nsm_path,
+					 strerror(errno));
+		} else {
+			free(nsm_clients[i].name);
+			free(nsm_clients[i].addr);
+		}
+	}
+	pthread_mutex_unlock(&nsm_lock);
+}
+
+static void nsm_clients_free(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nsm_nclients; i++) {
+		free(nsm_clients[i].name);
+		free(nsm_clients[i].addr);
+	}
+	nsm_nclients = 0;
+}
+
+/* Read the list left by the previous run; returns the clients' count. */
+static unsigned nsm_load(void)
+{
+	char line[2200], name[1100], addr[NI_MAXHOST];
+	FILE *f = fopen(nsm_path, "r");
+	int state;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "state %d", &state) == 1)
+			nsm_state = state;
+		else if (sscanf(line, "client %1099s %1024s", name, addr) == 2 &&
+			 nsm_nclients < NSM_MAX_CLIENTS) {
+			nsm_clients[nsm_nclients].name = strdup(name);
+			nsm_clients[nsm_nclients].addr = strdup(addr);
+			if (nsm_clients[nsm_nclients].name &&
+			    nsm_clients[nsm_nclients].addr)
+				nsm_nclients++;
+		}
+	}
+	fclose(f);
+	return nsm_nclients;
+}
+
+struct nsm_notify_args {
+	char *mon_name;
+	int state;
+};
+
+static bool_t xdr_nsm_stat_chge(XDR *x, void *p)
+{
+	struct nsm_notify_args *a = p;
+
+	return xdr_string(x, &a->mon_name, 1024) && xdr_int(x, &a->state);
+}
+
+/* SM_NOTIFY to one former client's statd (portmapper at its address). */
+static void nsm_notify_one(const char *addr, struct nsm_notify_args *args)
+{
+	struct timeval tv = { NLM_CALLBACK_TIMEOUT, 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	CLIENT *c;
+
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+		return; /* TODO: IPv6 clients (rpcbind v3/v4 lookup) */
+	c = pmap_client(&sin, SM_PROG, SM_VERS, tv);
+	if (!c) {
+		log_info("nsm: no statd at %s to notify", addr);
+		return;
+	}
+	if (clnt_call(c, SM_NOTIFY, (xdrproc_t)xdr_nsm_stat_chge,
+		      (char *)args, (xdrproc_t)xdr_nlm_nothing, NULL,
+		      tv) == RPC_SUCCESS)
+		log_info("nsm: notified %s", addr);
+	clnt_destroy(c);
+}
+
+static void *nsm_notify_thread(void *p)
+{
+	struct nsm_client *list = p;
+	char host[256] = "localhost";
+	struct nsm_notify_args args = { host, 0 };
+	unsigned i;
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		strcpy(host, "localhost");
+	args.state = nsm_state;
+	for (i = 0; list[i].addr; i++) {
+		nsm_notify_one(list[i].addr, &args);
+		free(list[i].name);
+		free(list[i].addr);
+	}
+	free(list);
+	atomic_fetch_sub(&nlm_callbacks_running, 1);
+	return NULL;
+}
+
+/*
+ * At start: bump our state, start the grace period if clients held
+ * locks, notify them in the background, and begin a new list.
+ */
+void nlm_start(const char *catalog, unsigned grace)
+{
+	struct nsm_client *list;
+	pthread_t t;
+	unsigned n, i;
+
+	if (asprintf(&nsm_path, "%s.nsm", catalog) < 0) {
+		nsm_path = NULL;
+		return;
+	}
+	pthread_mutex_lock(&nsm_lock);
+	n = nsm_load();
+	nsm_state += nsm_state % 2 ? 2 : 1;
+	list = calloc(n + 1, sizeof(*list));
+	for (i = 0; list && i < n; i++)
+		list[i] = nsm_clients[i];
+	if (list)
+		nsm_nclients = 0; /* now the thread's */
+	else
+		nsm_clients_free();
+	if (nsm_save() < 0)
+		log_warn("nsm: cannot write %s: %s", nsm_path,
+			 strerror(errno));
+	pthread_mutex_unlock(&nsm_lock);
+	if (n == 0 || !list) {
+		free(list);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &grace_end);
+	grace_end.tv_sec += grace;
+	log_notice("nlm: %u client(s) held locks before the restart: "
+		   "%u s of grace for reclaims", n, grace);
+	atomic_fetch_add(&nlm_callbacks_running, 1);
+	if (pthread_create(&t, NULL, nsm_notify_thread, list) != 0 ||
+	    pthread_detach(t) != 0) {
+		atomic_fetch_sub(&nlm_callbacks_running, 1);
+		log_warn("nsm: cannot start notifying clients");
+	}
+}
+
+/* ---- objects and owners ---------------------------------------------- */
+
+static nlm4_stats nlm_object(struct rpc_req *req, const nlm4_netobj *wfh,
+			     struct lk_object *obj)
+{
+	struct un_handle fh;
+	struct srv_export *ex;
+	struct un_cred cred;
+	struct un_attr attr;
+
+	if (wfh->nlm4_netobj_len == 0 || wfh->nlm4_netobj_len > UN_HANDLE_MAX)
+		return NLM4_STALE_FH;
+	fh.len = wfh->nlm4_netobj_len;
+	memcpy(fh.data, wfh->nlm4_netobj_val, fh.len);
+	ex = server_export_by_handle(req->srv, &fh);
+	if (!ex)
+		return NLM4_STALE_FH;
+	if (server_access(ex, req, false, &cred) == ACCESS_DENIED)
+		return NLM4_DENIED;
+	if (un_getattr(ex->ux, &fh, &attr) < 0)
+		return NLM4_STALE_FH;
+	obj->export_id = ex->id;
+	obj->fileid = attr.fileid;
+	return NLM4_GRANTED;
+}
+
+static struct lk_owner nlm_owner(const nlm4_lock *l)
+{
+	return (struct lk_owner){
+		.proto = LK_PROTO_NLM,
+		.client = l->caller_name,
+		.client_len = strlen(l->caller_name),
+		.oh = l->oh.nlm4_netobj_val,
+		.oh_len = l->oh.nlm4_netobj_len,
+		.pid = (uint32_t)l->svid,
+	};
+}
+
+static nlm4_stats nlm_stat_of(enum lk_result r)
+{
+	switch (r) {
+	case LK_OK:
+		return NLM4_GRANTED;
+	case LK_DENIED:
+		return NLM4_DENIED;
+	case LK_BLOCKED:
+		return NLM4_BLOCKED;
+	case LK_NOMEM:
+	default:
+		return NLM4_DENIED_NOLOCKS;
+	}
+}
+
+/* ---- TEST ------------------------------------------------------------- */
+
+static void nlm_do_test(struct rpc_req *req, nlm4_testargs *a,
+			nlm4_testres *res, struct lk_conflict *c)
+{
+	struct lk_owner o = nlm_owner(&a->alock);
+	struct lk_object obj;
+	nlm4_stats st;
+
+	res->cookie = a->cookie;
+	st = nlm_object(req, &a->alock.fh, &obj);
+	if (st == NLM4_GRANTED && nlm_in_grace())
+		st = NLM4_DENIED_GRACE_PERIOD;
+	if (st == NLM4_GRANTED)
+		st = nlm_stat_of(lk_test(&obj, &o, a->exclusive ? LK_WRITE :
+								  LK_READ,
+					 a->alock.l_offset, a->alock.l_len,
+					 c));
+	res->stat.stat = st;
+	if (st == NLM4_DENIED) {
+		nlm4_holder *h = &res->stat.nlm4_testrply_u.holder;
+
+		h->exclusive = c->type == LK_WRITE;
+		h->svid = (int)c->pid;
+		h->oh.nlm4_netobj_len = (u_int)c->oh_len;
+		h->oh.nlm4_netobj_val = (char *)c->oh;
+		h->l_offset = c->offset;
+		h->l_len = c->len;
+	}
+}
+
+static enum rpc_status nlmproc4_test(struct rpc_req *req)
+{
+	nlm4_testargs a = { 0 };
+	nlm4_testres res = { 0 };
+	struct lk_conflict c;
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_testargs(&req->args, &a)) {
+		nlm_do_test(req, &a, &res, &c);
+		st = xdr_nlm4_testres(&req->res, &res) ? RPC_DONE
+						       : RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_testargs, (char *)&a);
+	return st;
+}
+
+/* ---- LOCK ------------------------------------------------------------- */
+
+/* What a queued lock needs to tell the client it got it. */
+struct nlm_grant {
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	nlm4_testargs args; /* deep copy, for NLM4_GRANTED */
+};
+
+static void nlm_grant_free(struct nlm_grant *g)
+{
+	xdr_free((xdrproc_t)xdr_nlm4_testargs, (char *)&g->args);
+	free(g);
+}
+
+static void nlm_granted(void *arg, bool granted)
+{
+	struct nlm_grant *g = arg;
+
+	if (granted)
+		nlm_callback(&g->peer, g->peer_len, NLMPROC4_GRANTED,
+			     (xdrproc_t)xdr_nlm4_testargs, &g->args);
+	nlm_grant_free(g);
+}
+
+/* A deep copy of the lock, by encoding and decoding it. */
+static struct nlm_grant *nlm_grant_new(const struct rpc_req *req,
+				       const nlm4_lockargs *a)
+{
+	struct nlm_grant *g = calloc(1, sizeof(*g));
+	nlm4_testargs t = { a->cookie, a->exclusive, a->alock };
+	char *buf = malloc(RPC_DEFAULT_REPLY);
+	XDR x;
+	bool ok = false;
+
+	if (g && buf) {
+		xdrmem_create(&x, buf, RPC_DEFAULT_REPLY, XDR_ENCODE);
+		if (xdr_nlm4_testargs(&x, &t)) {
+			xdrmem_create(&x, buf, RPC_DEFAULT_REPLY, XDR_DECODE);
+			ok = xdr_nlm4_testargs(&x, &g->args);
+		}
+	}
+	free(buf);
+	if (!ok) {
+		if (g)
+			nlm_grant_free(g);
+		return NULL;
+	}
+	g->peer = req->peer;
+	g->peer_len = req->peer_len;
+	return g;
+}
+
+static nlm4_stats nlm_do_lock(struct rpc_req *req, nlm4_lockargs *a,
+			      bool may_block)
+{
+	struct lk_owner o = nlm_owner(&a->alock);
+	enum lk_type type = a->exclusive ? LK_WRITE : LK_READ;
+	struct nlm_grant *g = NULL;
+	struct lk_object obj;
+	enum lk_result r;
+	nlm4_stats st;
+
+	st = nlm_object(req, &a->alock.fh, &obj);
+	if (st != NLM4_GRANTED)
+		return st;
+	if (nlm_in_grace() && !a->reclaim)
+		return NLM4_DENIED_GRACE_PERIOD;
+	nsm_monitor(req, a->alock.caller_name);
+	if (may_block && a->block && !(g = nlm_grant_new(req, a)))
+		return NLM4_DENIED_NOLOCKS;
+	r = lk_lock(&obj, &o, type, a->alock.l_offset, a->alock.l_len, NULL,
+		    g ? nlm_granted : NULL, g);
+	if (r != LK_BLOCKED && g) /* not queued: still ours */
+		nlm_grant_free(g);
+	log_debug("nlm: LOCK %s svid %d %s [%llu +%llu]%s%s: %d",
+		  a->alock.caller_name, a->alock.svid,
+		  a->exclusive ? "write" : "read",
+		  (unsigned long long)a->alock.l_offset,
+		  (unsigned long long)a->alock.l_len, a->block ? " block" : "",
+		  a->reclaim ? " reclaim" : "", nlm_stat_of(r));
+	return nlm_stat_of(r);
+}
+
+static enum rpc_status nlm_lock_common(struct rpc_req *req, bool may_block)
+{
+	nlm4_lockargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_lockargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_lock(req, &a, may_block);
+		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_lockargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_lock(struct rpc_req *req)
+{
+	return nlm_lock_common(req, true);
+}
+
+/* Non-monitored: the client runs no statd (DOS, some embedded). */
+static enum rpc_status nlmproc4_nm_lock(struct rpc_req *req)
+{
+	return nlm_lock_common(req, false);
+}
+
+/* ---- CANCEL and UNLOCK ------------------------------------------------ */
+
+static nlm4_stats nlm_do_cancel(struct rpc_req *req, nlm4_cancargs *a)
+{
+	struct lk_owner o = nlm_owner(&a->alock);
+	struct lk_object obj;
+	nlm4_stats st = nlm_object(req, &a->alock.fh, &obj);
+
+	if (st != NLM4_GRANTED)
+		return st;
+	/* Not queued (any more): it was granted or never blocked; the
+	 * client unlocks if it was granted behind its back. */
+	return lk_cancel(&obj, &o, a->exclusive ? LK_WRITE : LK_READ,
+			 a->alock.l_offset, a->alock.l_len)
+		       ? NLM4_GRANTED
+		       : NLM4_DENIED;
+}
+
+static nlm4_stats nlm_do_unlock(struct rpc_req *req, nlm4_unlockargs *a)
+{
+	struct lk_owner o = nlm_owner(&a->alock);
+	struct lk_object obj;
+	nlm4_stats st = nlm_object(req, &a->alock.fh, &obj);
+
+	if (st != NLM4_GRANTED)
+		return st;
+	lk_unlock(&obj, &o, a->alock.l_offset, a->alock.l_len);
+	return NLM4_GRANTED;
+}
+
+static enum rpc_status nlmproc4_cancel(struct rpc_req *req)
+{
+	nlm4_cancargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_cancargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_cancel(req, &a);
+		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_cancargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_unlock(struct rpc_req *req)
+{
+	nlm4_unlockargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_unlockargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_unlock(req, &a);
+		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_unlockargs, (char *)&a);
+	return st;
+}
+
+/* ---- GRANTED: a server-to-client call; we hold no client locks -------- */
+
+static enum rpc_status nlmproc4_granted(struct rpc_req *req)
+{
+	nlm4_testargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_testargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = NLM4_DENIED; /* we never asked */
+		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_testargs, (char *)&a);
+	return st;
+}
+
+/* ---- the _MSG forms: no reply; the result goes back as _RES ----------- */
+
+static enum rpc_status nlmproc4_test_msg(struct rpc_req *req)
+{
+	nlm4_testargs a = { 0 };
+	nlm4_testres res = { 0 };
+	struct lk_conflict c;
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_testargs(&req->args, &a)) {
+		nlm_do_test(req, &a, &res, &c);
+		nlm_callback(&req->peer, req->peer_len, NLMPROC4_TEST_RES,
+			     (xdrproc_t)xdr_nlm4_testres, &res);
+		st = RPC_DROP;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_testargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_lock_msg(struct rpc_req *req)
+{
+	nlm4_lockargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_lockargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_lock(req, &a, true);
+		nlm_callback(&req->peer, req->peer_len, NLMPROC4_LOCK_RES,
+			     (xdrproc_t)xdr_nlm4_res, &res);
+		st = RPC_DROP;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_lockargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_cancel_msg(struct rpc_req *req)
+{
+	nlm4_cancargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_cancargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_cancel(req, &a);
+		nlm_callback(&req->peer, req->peer_len, NLMPROC4_CANCEL_RES,
+			     (xdrproc_t)xdr_nlm4_res, &res);
+		st = RPC_DROP;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_cancargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_unlock_msg(struct rpc_req *req)
+{
+	nlm4_unlockargs a = { 0 };
+	nlm4_res res = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_unlockargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat.stat = nlm_do_unlock(req, &a);
+		nlm_callback(&req->peer, req->peer_len, NLMPROC4_UNLOCK_RES,
+			     (xdrproc_t)xdr_nlm4_res, &res);
+		st = RPC_DROP;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_unlockargs, (char *)&a);
+	return st;
+}
+
+/* GRANTED_MSG and the _RES calls answer calls we make; GRANTED_RES is the
+ * only one we could get (for a GRANTED_MSG we never send).  Accept and
+ * ignore them, without a reply, as the protocol says. */
+static enum rpc_status nlmproc4_ignore(struct rpc_req *req)
+{
+	(void)req;
+	return RPC_DROP;
+}
+
+/* ---- SHARE / UNSHARE (DOS-style share reservations) ------------------- */
+
+struct nlm_share {
+	struct nlm_share *next;
+	struct lk_object obj;
+	char *caller;
+	nlm4_netobj oh;
+	uint32_t mode, access;
+};
+
+static pthread_mutex_t shares_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nlm_share *shares;
+
+static bool share_same_owner(const struct nlm_share *s, const nlm4_share *w)
+{
+	return strcmp(s->caller, w->caller_name) == 0 &&
+	       s->oh.nlm4_netobj_len == w->oh.nlm4_netobj_len &&
+	       memcmp(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
+		      w->oh.nlm4_netobj_len) == 0;
+}
+
+static void share_free(struct nlm_share *s)
+{
+	free(s->caller);
+	free(s->oh.nlm4_netobj_val);
+	free(s);
+}
+
+/* Remove w's owner's reservations on obj (UNSHARE, or before a new one). */
+static void share_remove(const struct lk_object *obj, const nlm4_share *w)
+{
+	struct nlm_share **pp = &shares, *s;
+
+	while ((s = *pp) != NULL) {
+		if (s->obj.export_id == obj->export_id &&
+		    s->obj.fileid == obj->fileid && share_same_owner(s, w)) {
+			*pp = s->next;
+			share_free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+static nlm4_stats share_add(const struct lk_object *obj, const nlm4_share *w)
+{
+	struct nlm_share *s;
+
+	for (s = shares; s; s = s->next)
+		if (s->obj.export_id == obj->export_id &&
+		    s->obj.fileid == obj->fileid && !share_same_owner(s, w) &&
+		    ((s->mode & w->access) || (s->access & w->mode)))
+			return NLM4_DENIED;
+	share_remove(obj, w);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NLM4_DENIED_NOLOCKS;
+	s->caller = strdup(w->caller_name);
+	s->oh.nlm4_netobj_val = malloc(w->oh.nlm4_netobj_len + 1);
+	if (!s->caller || !s->oh.nlm4_netobj_val) {
+		share_free(s);
+		return NLM4_DENIED_NOLOCKS;
+	}
+	memcpy(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
+	       w->oh.nlm4_netobj_len);
+	s->oh.nlm4_netobj_len = w->oh.nlm4_netobj_len;
+	s->obj = *obj;
+	s->mode = w->mode;
+	s->access = w->access;
+	s->next = shares;
+	shares = s;
+	return NLM4_GRANTED;
+}
+
+static void shares_release_client(const char *caller)
+{
+	struct nlm_share **pp = &shares, *s;
+
+	pthread_mutex_lock(&shares_lock);
+	while ((s = *pp) != NULL) {
+		if (strcmp(s->caller, caller) == 0) {
+			*pp = s->next;
+			share_free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+	pthread_mutex_unlock(&shares_lock);
+}
+
+static enum rpc_status nlm_share_common(struct rpc_req *req, bool share)
+{
+	nlm4_shareargs a = { 0 };
+	nlm4_shareres res = { 0 };
+	struct lk_object obj;
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_shareargs(&req->args, &a)) {
+		res.cookie = a.cookie;
+		res.stat = nlm_object(req, &a.share.fh, &obj);
+		if (res.stat == NLM4_GRANTED) {
+			pthread_mutex_lock(&shares_lock);
+			if (share)
+				res.stat = share_add(&obj, &a.share);
+			else
+				share_remove(&obj, &a.share);
+			pthread_mutex_unlock(&shares_lock);
+		}
+		st = xdr_nlm4_shareres(&req->res, &res) ? RPC_DONE
+							: RPC_SYSTEM_ERR;
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_shareargs, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_share(struct rpc_req *req)
+{
+	return nlm_share_common(req, true);
+}
+
+static enum rpc_status nlmproc4_unshare(struct rpc_req *req)
+{
+	return nlm_share_common(req, false);
+}
+
+/* ---- FREE_ALL: the client rebooted (sent by its statd's notify) ------- */
+
+void nlm_free_client(const char *caller_name)
+{
+	lk_release_client(LK_PROTO_NLM, caller_name, strlen(caller_name));
+	shares_release_client(caller_name);
+}
+
+static enum rpc_status nlmproc4_free_all(struct rpc_req *req)
+{
+	nlm4_notify a = { 0 };
+	enum rpc_status st = RPC_GARBAGE;
+
+	if (xdr_nlm4_notify(&req->args, &a)) {
+		log_info("nlm: FREE_ALL for %s", a.name);
+		nlm_free_client(a.name);
+		st = RPC_DONE; /* void result */
+	}
+	xdr_free((xdrproc_t)xdr_nlm4_notify, (char *)&a);
+	return st;
+}
+
+static enum rpc_status nlmproc4_null(struct rpc_req *req)
+{
+	(void)req;
+	return RPC_DONE;
+}
+
+/* ---- the program ------------------------------------------------------ */
+
+/* Lock calls change state: the duplicate request cache answers a
+ * retransmitted LOCK/UNLOCK instead of running it again. */
+static const struct rpc_proc nlm4_procs[] = {
+	[NLMPROC4_NULL] = { "NULL", nlmproc4_null, NULL, true },
+	[NLMPROC4_TEST] = { "TEST", nlmproc4_test, NULL, true },
+	[NLMPROC4_LOCK] = { "LOCK", nlmproc4_lock, NULL, false },
+	[NLMPROC4_CANCEL] = { "CANCEL", nlmproc4_cancel, NULL, false },
+	[NLMPROC4_UNLOCK] = { "UNLOCK", nlmproc4_unlock, NULL, false },
+	[NLMPROC4_GRANTED] = { "GRANTED", nlmproc4_granted, NULL, true },
+	[NLMPROC4_TEST_MSG] = { "TEST_MSG", nlmproc4_test_msg, NULL, true },
+	[NLMPROC4_LOCK_MSG] = { "LOCK_MSG", nlmproc4_lock_msg, NULL, true },
+	[NLMPROC4_CANCEL_MSG] = { "CANCEL_MSG", nlmproc4_cancel_msg, NULL, true },
+	[NLMPROC4_UNLOCK_MSG] = { "UNLOCK_MSG", nlmproc4_unlock_msg, NULL, true },
+	[NLMPROC4_GRANTED_MSG] = { "GRANTED_MSG", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_TEST_RES] = { "TEST_RES", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_LOCK_RES] = { "LOCK_RES", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_CANCEL_RES] = { "CANCEL_RES", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_UNLOCK_RES] = { "UNLOCK_RES", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_GRANTED_RES] = { "GRANTED_RES", nlmproc4_ignore, NULL, true },
+	[NLMPROC4_SHARE] = { "SHARE", nlmproc4_share, NULL, false },
+	[NLMPROC4_UNSHARE] = { "UNSHARE", nlmproc4_unshare, NULL, false },
+	[NLMPROC4_NM_LOCK] = { "NM_LOCK", nlmproc4_nm_lock, NULL, false },
+	[NLMPROC4_FREE_ALL] = { "FREE_ALL", nlmproc4_free_all, NULL, true },
+};
+
+static const struct rpc_version nlm_versions[] = {
+	{ NLM4_VERS, nlm4_procs, sizeof(nlm4_procs) / sizeof(nlm4_procs[0]) },
+};
+
+const struct rpc_program nlm4_program = {
+	.name = "nlockmgr",
+	.prog = NLM_PROG,
+	.versions = nlm_versions,
+	.nversions = 1,
+};
+
+void nlm_shutdown(void)
+{
+	struct nlm_share *s;
+	int i;
+
+	/* Callbacks time out after NLM_CALLBACK_TIMEOUT seconds. */
+	for (i = 0; i < 10 * (NLM_CALLBACK_TIMEOUT + 1) &&
+		    atomic_load(&nlm_callbacks_running) > 0;
+	     i++)
+		usleep(100000);
+	lk_clear();
+	pthread_mutex_lock(&nsm_lock);
+	nsm_clients_free();
+	free(nsm_path);
+	nsm_path = NULL;
+	pthread_mutex_unlock(&nsm_lock);
+	pthread_mutex_lock(&shares_lock);
+	while ((s = shares) != NULL) {
+		shares = s->next;
+		share_free(s);
+	}
+	pthread_mutex_unlock(&shares_lock);
+}
