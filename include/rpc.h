@@ -99,6 +99,8 @@ struct rpc_program {
  * share a program number (one per version family). */
 extern const struct rpc_program nfs3_program;
 extern const struct rpc_program mount3_program;
+extern const struct rpc_program nlm4_program; /* server/nlmproc.c */
+extern const struct rpc_program nfs4_program;
 
 /* All of them, in server/rpc.c. */
 extern const struct rpc_program *const rpc_programs[];

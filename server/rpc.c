@@ -33,6 +33,8 @@
 const struct rpc_program *const rpc_programs[] = {
 	&nfs3_program,
 	&mount3_program,
+	&nlm4_program,
+	&nfs4_program,
 };
 const size_t rpc_nprograms = sizeof(rpc_programs) / sizeof(rpc_programs[0]);
 
