@@ -62,6 +62,8 @@ struct config {
 	uint32_t max_connections;
 	unsigned idle_timeout;	   /* seconds; 0 = never */
 	bool udp;		   /* also serve UDP on the same port */
+	bool rpcbind;		   /* register with the local rpcbind */
+	unsigned grace;		   /* NLM grace after a restart, seconds */
 	bool use_syslog;
 	int log_level;
 	struct export_conf *exports;

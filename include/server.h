@@ -95,4 +95,20 @@ void transport_close(struct transport *t);
 /* The TCP port actually bound (useful with port 0). */
 uint16_t transport_port(const struct transport *t);
 
+/* ---- NLM (server/nlmproc.c) ---- */
+/* Free every lock and share a client holds (FREE_ALL, its reboot). */
+void nlm_free_client(const char *caller_name);
+/* At start: read the clients that held locks ("<catalog>.nsm"); if any,
+ * grant only reclaims for grace seconds and notify them (SM_NOTIFY). */
+void nlm_start(const char *catalog, unsigned grace);
+/* At exit: wait for callbacks in flight, drop all locks. */
+void nlm_shutdown(void);
+
+/* ---- rpcbind (server/rpcbind.c) ---- */
+/* Register every program/version of rpc_programs[] on port with the local
+ * rpcbind; -1 (logged once) when none accepted it. */
+int rpcbind_register(struct server *srv, uint16_t port);
+/* Remove those registrations (clean shutdown). */
+void rpcbind_unregister(struct server *srv);
+
 #endif

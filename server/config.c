@@ -80,6 +80,8 @@ void config_init(struct config *cfg)
 	cfg->max_connections = 1024;
 	cfg->idle_timeout = 300;
 	cfg->udp = true;
+	cfg->rpcbind = true;
+	cfg->grace = 90;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -738,6 +740,11 @@ static void top_statement(struct parser *ps, const struct stmt *st)
 			cfg->idle_timeout = v;
 	} else if (strcmp(kw, "udp") == 0) {
 		get_bool(ps, st, &cfg->udp);
+	} else if (strcmp(kw, "rpcbind") == 0) {
+		get_bool(ps, st, &cfg->rpcbind);
+	} else if (strcmp(kw, "grace") == 0) {
+		if (get_number(ps, st, 0, 3600, &v))
+			cfg->grace = v;
 	} else if (strcmp(kw, "log-level") == 0) {
 		if (!want_args(ps, st, 1, 1))
 			return;

@@ -35,10 +35,11 @@ struct cli_export {
 };
 
 struct options {
-	bool foreground, debug, use_syslog, no_udp;
+	bool foreground, debug, use_syslog, no_udp, no_rpcbind, fsck;
 	const char *config_file, *check_file;
 	const char *listen, *catalog, *pidfile;
 	unsigned workers;
+	int grace; /* -1: not given */
 	struct cli_export exports[MAX_CLI_EXPORTS];
 	unsigned nexports;
 };
@@ -56,9 +57,12 @@ enum {
 	OPT_PIDFILE,
 	OPT_WORKERS,
 	OPT_NO_UDP,
+	OPT_NO_RPCBIND,
+	OPT_GRACE,
 	OPT_SYSLOG,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_FSCK,
 };
 
 static const struct option long_options[] = {
@@ -75,9 +79,12 @@ static const struct option long_options[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
+	{ "no-rpcbind", no_argument, NULL, OPT_NO_RPCBIND },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "fsck", no_argument, NULL, OPT_FSCK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,11 +98,14 @@ static void usage(FILE *f)
 		"                  --clients SPEC [--userxattr]] ...\n"
 		"                 [--pidfile FILE] [--workers N] [--no-udp] "
 		"[--syslog]\n"
+		"                 [--no-rpcbind] [--grace SECONDS]\n"
 		"       unionnfsd --check-config FILE\n"
 		"\n"
 		"  -c, --config FILE      read the configuration file "
 		"(unionnfsd.conf(5))\n"
 		"  --check-config FILE    check a configuration file and exit\n"
+		"  --fsck                 check and repair the catalog against "
+		"the layers, then exit\n"
 		"  -f                     stay in the foreground, log to "
 		"stderr\n"
 		"  -d                     log debugging messages\n"
@@ -116,6 +126,10 @@ static void usage(FILE *f)
 		"  --workers N            worker threads (default: 2 per CPU, "
 		"at least 4)\n"
 		"  --no-udp               serve TCP only\n"
+		"  --no-rpcbind           do not register with the local "
+		"rpcbind\n"
+		"  --grace SECONDS        after a restart, only lock reclaims "
+		"for this long (default 90)\n"
 		"  --syslog               log to syslog even in the "
 		"foreground\n"
 		"  --help                 show this help\n"
@@ -133,6 +147,19 @@ static int parse_number(const char *s, unsigned *out)
 	if (errno || *s == '\0' || *end || v == 0 || v > 1024)
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_grace(const char *s, int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *s == '\0' || *end || v > 3600)
+		return -1;
+	*out = (int)v;
 	return 0;
 }
 
@@ -231,6 +258,17 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_NO_UDP:
 			o->no_udp = true;
 			break;
+		case OPT_NO_RPCBIND:
+			o->no_rpcbind = true;
+			break;
+		case OPT_GRACE:
+			if (parse_grace(optarg, &o->grace) < 0) {
+				fprintf(stderr, "unionnfsd: bad --grace \"%s\" "
+						"(0 to 3600)\n",
+					optarg);
+				exit(1);
+			}
+			break;
 		case OPT_SYSLOG:
 			o->use_syslog = true;
 			break;
@@ -249,6 +287,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_VERSION:
 			printf("unionnfsd %s\n", PACKAGE_VERSION);
 			exit(0);
+		case OPT_FSCK:
+			o->fsck = true;
+			break;
 		default:
 			usage(stderr);
 			exit(1);
@@ -335,6 +376,10 @@ static struct config *build_config(const struct options *o, FILE *errf)
 		cfg->workers = o->workers;
 	if (o->no_udp)
 		cfg->udp = false;
+	if (o->no_rpcbind)
+		cfg->rpcbind = false;
+	if (o->grace >= 0)
+		cfg->grace = (unsigned)o->grace;
 	if (o->debug)
 		cfg->log_level = LOG_DEBUG;
 	for (i = 0; i < o->nexports; i++)
@@ -472,7 +517,7 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 {
 	char err[512] = "";
 	struct config *cfg = srv->cfg;
-	bool pidfile = false;
+	bool pidfile = false, registered = false;
 	int rc = 1;
 
 	srv->workers = workers_start(cfg->workers);
@@ -484,6 +529,12 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 		log_err("%s", err);
 		goto out;
 	}
+	nlm_start(cfg->catalog, cfg->grace);
+	/* Before the pidfile and the ready signal: whoever waits for those
+	 * (systemd, scripts) may look the daemon up through rpcbind. */
+	if (cfg->rpcbind)
+		registered = rpcbind_register(
+				     srv, transport_port(srv->transport)) == 0;
 	if (cfg->pidfile) {
 		if (write_pidfile(cfg->pidfile) < 0)
 			goto out;
@@ -493,18 +544,56 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 		daemon_ready(ready_fd, cfg);
 	rc = transport_run(srv->transport) < 0 ? 1 : 0;
 out:
+	if (registered)
+		rpcbind_unregister(srv);
 	/* Requests already taken finish, and their replies go out. */
 	workers_stop(srv->workers);
 	srv->workers = NULL;
+	nlm_shutdown();
 	transport_close(srv->transport);
 	if (pidfile)
 		unlink(srv->cfg->pidfile);
 	return rc;
 }
 
+/* --fsck: every export of the configuration, with the daemon stopped. */
+static int run_fsck(const struct config *cfg)
+{
+	struct un_catalog *cat;
+	char err[512];
+	int found = 0, failed = 0;
+
+	if (un_catalog_open(cfg->catalog, &cat, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unionnfsd: %s\n", err);
+		return 2;
+	}
+	for (unsigned i = 0; i < cfg->nexports; i++) {
+		struct un_export *ex;
+		int rc = un_export_open(cat, &cfg->exports[i].u, &ex, err,
+					sizeof(err));
+
+		if (rc == 0) {
+			rc = un_fsck(ex, true, stdout);
+			un_export_close(ex);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "unionnfsd: %s: %s\n",
+				cfg->exports[i].u.name,
+				*err ? err : strerror(-rc));
+			failed++;
+		} else {
+			found += rc;
+		}
+	}
+	un_catalog_close(cat);
+	printf("unionnfsd: fsck: %d finding%s repaired%s\n", found,
+	       found == 1 ? "" : "s", failed ? ", some exports failed" : "");
+	return failed ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = { .grace = -1 };
 	struct server srv = { 0 };
 	struct config *cfg;
 	char err[512] = "", *abs_config = NULL;
@@ -528,6 +617,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init("unionnfsd", cfg->log_level, o.use_syslog);
+	if (o.fsck) {
+		rc = run_fsck(cfg);
+		config_free(cfg);
+		free(cfg);
+		free(abs_config);
+		return rc;
+	}
 	if (!o.foreground)
 		ready_fd = daemon_start();
 	signal(SIGPIPE, SIG_IGN);

@@ -83,10 +83,15 @@ static void exec_daemon(const struct tdaemon *d)
 	/* A test that dies must not leave its daemon behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(127);
-	execl(bin, bin, "-f", "--listen", "127.0.0.1:0", "--catalog",
-	      d->catalog, "--export", d->export_name, "--lower", lowers,
-	      "--upper", d->upper, "--work", d->work, "--clients", d->clients,
-	      (char *)NULL);
+	/* --no-rpcbind: tests run daemons in parallel, and each would take
+	 * the others' registrations. */
+	const char *argv[] = { bin, "-f", "--no-rpcbind", "--listen",
+			       "127.0.0.1:0", "--catalog", d->catalog,
+			       "--export", d->export_name, "--lower", lowers,
+			       "--upper", d->upper, "--work", d->work,
+			       "--clients", d->clients,
+			       d->grace ? "--grace" : NULL, d->grace, NULL };
+	execv(bin, (char *const *)argv);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }

@@ -20,6 +20,7 @@ struct tdaemon {
 	char clients[256]; /* --clients; default "127.0.0.0/8(rw,no_root_squash)" */
 	const char *export_name; /* default "/export" */
 	bool two_lowers;   /* pass --lower lower:lower2 */
+	const char *grace; /* --grace SECONDS, or NULL */
 	int port;
 	pid_t pid;
 };

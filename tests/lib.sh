@@ -2,6 +2,8 @@
 #   . "$TOP_SRCDIR/tests/lib.sh"
 #   ud_init TAG         make $D with lower/ upper/ work/ (D is exported)
 #   ud_start            start the daemon on a free loopback port: sets PORT, PID
+#                       (with --no-rpcbind unless UD_RPCBIND is set; more
+#                       options in UD_EXTRA_ARGS)
 #   ud_stop             SIGTERM and wait
 # Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
 
@@ -29,7 +31,12 @@ ud_init() {
 
 ud_start() {
 	: >"$D/log"
-	"$UNIONNFSD" -f --listen 127.0.0.1:0 --catalog "$D/catalog.db" \
+	# --no-rpcbind: parallel tests must not take each other's registrations
+	# (UD_RPCBIND=1: the one test that checks them).
+	rpcb_opt=--no-rpcbind
+	[ -n "${UD_RPCBIND:-}" ] && rpcb_opt=
+	# shellcheck disable=SC2086 # UD_EXTRA_ARGS: words on purpose
+	"$UNIONNFSD" -f $rpcb_opt ${UD_EXTRA_ARGS:-} --listen 127.0.0.1:0 --catalog "$D/catalog.db" \
 		--export /export --lower "$D/lower" --upper "$D/upper" --work "$D/work" \
 		--clients '127.0.0.0/8(rw,no_root_squash)' 2>>"$D/log" &
 	PID=$!

@@ -1361,10 +1361,26 @@ static void test_mount_v1(void)
 /* Handles outlive copy-up, renames and restarts. */
 struct kept {
 	struct fh persist, inner, hla, hlb;
+	uint64_t hl_id; /* the one fileid of hl_a and hl_b */
 	uint64_t persist_id;
 	char verf[8];
 };
 
+
+/* Both names of the lower hard link still show the one fileid. */
+static void check_hl_ids(const struct kept *k, const char *when)
+{
+	uint64_t a, b;
+
+	r_lookup(&root, "hl_a");
+	a = R.attr.fileid;
+	r_lookup(&root, "hl_b");
+	b = R.attr.fileid;
+	CHECK(R.status == NFS3_OK && a == k->hl_id && b == k->hl_id,
+	      "hard link fileids %s: %llu %llu, want %llu", when,
+	      (unsigned long long)a, (unsigned long long)b,
+	      (unsigned long long)k->hl_id);
+}
 static void test_persist_before(struct kept *k)
 {
 	struct fh dir;
@@ -1399,10 +1415,14 @@ static void test_persist_before(struct kept *k)
 
 	r_lookup(&root, "hl_a");
 	k->hla = R.fh;
+	k->hl_id = R.attr.fileid;
 	r_lookup(&root, "hl_b");
 	k->hlb = R.fh;
+	CHECK_EQ(R.attr.fileid, k->hl_id,
+		 "LOOKUP of both names of a lower hard link: one fileid");
 	r_write(&k->hlb, 0, "HARDLINKED", 10, 10, FILE_SYNC);
 	CHECK_EQ(R.status, NFS3_OK, "copy-up of one hard-link name");
+	check_hl_ids(k, "after copy-up");
 }
 
 /* The handle reads what a fresh lookup of path reads. */
@@ -1426,6 +1446,7 @@ static void check_same_as_path(const struct fh *fh, const char *path,
 
 static void test_persist_after(struct kept *k)
 {
+	check_hl_ids(k, "after restart");
 	r_getattr(&k->persist);
 	CHECK_EQ(R.status, NFS3_OK, "a handle from before the restart");
 	CHECK_EQ(R.attr.fileid, k->persist_id, "fileid stable across restart");
