@@ -55,19 +55,29 @@ theirs() { [ -n "$peer" ] && (cd "$W/tools" && "$GNS" exec ./nfsbench -T 300 "$@
 
 echo "# unionnfsd bench $(date -Is) $(nproc) cpus, $(uname -r); unionnfsd vs Ganesha 4.3 over overlayfs (index=on,nfs_export=on), NFSv3, loopback"
 printf '%-26s %14s %14s %8s\n' workload unionnfsd ganesha ratio
-# row NAME KEY HIGHER_IS_BETTER NFSBENCH_ARGS...
-row() {
-	local name=$1 key=$2 better=$3; shift 3
-	local a b r
-	a=$(ours "$@" 2>>"$W/bench.err"); b=$(theirs "$@" 2>>"$W/bench.err")
-	echo "$a" >>"$W/raw.txt"; echo "$b" >>"$W/raw.txt"
-	a=$(field "$key" "$a"); b=$(field "$key" "$b")
+# show NAME KEY HIGHER_IS_BETTER OURS_LINE THEIR_LINE
+show() {
+	local name=$1 key=$2 better=$3 a b r
+	a=$(field "$key" "$4"); b=$(field "$key" "$5")
 	r=-
 	if [ -n "$a" ] && [ -n "$b" ]; then
 		if [ "$better" = high ]; then r=$(awk "BEGIN{printf \"%.2f\", $a/$b}")
 		else r=$(awk "BEGIN{printf \"%.2f\", $b/$a}"); fi
 	fi
 	printf '%-26s %14s %14s %8s\n' "$name" "${a:-FAIL} " "${b:--}" "$r"
+}
+# run NFSBENCH_ARGS...: both servers' output in $A and $B
+run() {
+	A=$(ours "$@" 2>>"$W/bench.err"); B=$(theirs "$@" 2>>"$W/bench.err")
+	echo "$A" >>"$W/raw.txt"; echo "$B" >>"$W/raw.txt"
+}
+# pick WORKLOAD LINES: the line of one workload (create also prints remove)
+pick() { grep "^workload=$1 " <<<"$2"; }
+# row NAME KEY HIGHER_IS_BETTER NFSBENCH_ARGS...
+row() {
+	local name=$1 key=$2 better=$3; shift 3
+	run "$@"
+	show "$name" "$key" "$better" "$A" "$B"
 }
 : >"$W/raw.txt"
 WL=null;        row "null c=1 ops/s" ops_per_s high -c 1 -t "$T"
@@ -77,7 +87,9 @@ WL=getattr;     row "getattr c=16 ops/s" ops_per_s high -c 16 -t "$T"
 WL=prepare;     ours -c 16 >/dev/null 2>&1; theirs -c 16 >/dev/null 2>&1
 WL=lookup;      row "lookup c=16 ops/s" ops_per_s high -c 16 -t "$T"
 WL=readdirplus; row "readdirplus 10k ms" listing_ms low -c 1 -t "$T"
-WL=create;      row "create c=16 files/s" ops_per_s high -c 16 -n 2000 -k
+WL=create;      run -c 16 -n 2000
+show "create c=16 files/s" ops_per_s high "$(pick create "$A")" "$(pick create "$B")"
+show "remove c=16 ops/s" ops_per_s high "$(pick remove "$A")" "$(pick remove "$B")"
 WL=write;       row "write 1GiB MB/s (cold)" mb_per_s high -c 4 -s "$SIZE"
 WL=write;       row "write 1GiB MB/s" mb_per_s high -c 4 -s "$SIZE"
 WL=read;        row "read 1GiB MB/s" mb_per_s high -c 4 -s "$SIZE"

@@ -28,6 +28,10 @@ struct fdc_ent {
 	bool writable;
 	bool hashed;
 	unsigned refs;
+	/* Writers of one file take turns here: the kernel serialises
+	 * buffered writes to one inode anyway, and its lock spins where
+	 * this one sleeps, leaving the CPU to the requests in flight. */
+	pthread_mutex_t wlock;
 };
 
 struct fd_cache {
@@ -56,6 +60,7 @@ int fdc_create(struct un_export *ex)
 
 static void fdc_free(struct fdc_ent *e)
 {
+	pthread_mutex_destroy(&e->wlock);
 	close(e->fd);
 	free(e);
 }
@@ -134,6 +139,7 @@ static struct fdc_ent *fdc_insert(struct un_export *ex, uint64_t oid, int fd,
 	e->writable = writable;
 	e->refs = 1;
 	e->hashed = true;
+	pthread_mutex_init(&e->wlock, NULL);
 	pthread_mutex_lock(&c->lock);
 	for (old = c->hash[b]; old && old->oid != oid; old = old->hnext)
 		;
@@ -385,7 +391,8 @@ int un_setattr(struct un_export *ex, const struct un_cred *cr,
 	obj_release(&o);
 out:
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return rc;
+	/* NFSv3: SETATTR is stable before the reply (grouped sync) */
+	return rc < 0 ? rc : un_durable(ex);
 }
 
 /* ---- lookup, access, readlink ---------------------------------------- */
@@ -674,6 +681,20 @@ static int sync_fd(int fd, enum un_stable how)
 	return 0;
 }
 
+static ssize_t locked_pwrite(struct fdc_ent *e, const void *buf, size_t len,
+			     uint64_t off)
+{
+	ssize_t n;
+	int err;
+
+	pthread_mutex_lock(&e->wlock);
+	n = pwrite(e->fd, buf, len, (off_t)off);
+	err = errno;
+	pthread_mutex_unlock(&e->wlock);
+	errno = err;
+	return n;
+}
+
 ssize_t un_write(struct un_export *ex, const struct un_cred *cr,
 		 const struct un_handle *fh, uint64_t off, const void *buf,
 		 size_t len, enum un_stable stable, enum un_stable *committed,
@@ -690,7 +711,7 @@ ssize_t un_write(struct un_export *ex, const struct un_cred *cr,
 		n = -errno;
 	else if ((rc = may_io(cr, e->fd, &st, W_OK)) < 0)
 		n = rc;
-	else if ((n = pwrite(e->fd, buf, len, (off_t)off)) < 0)
+	else if ((n = locked_pwrite(e, buf, len, off)) < 0)
 		n = -errno;
 	if (n >= 0 && (rc = sync_fd(e->fd, stable)) < 0)
 		n = rc;

@@ -356,7 +356,8 @@ int obj_step(struct un_export *ex, struct un_obj *o, const char *name)
 	rc = lookup_child(ex, o->ch, o->ch->depth - 1, name, &c);
 	if (rc < 0)
 		return rc;
-	rc = cat_lookup_insert(ex->cat, ex->id, o->e->oid, name, c.type, &oid);
+	rc = cat_lookup_insert_st(ex->cat, ex->id, o->e->oid, name, c.type,
+				  c.layer, &c.st, &oid);
 	if (rc == 0)
 		rc = chain_push(o->ch, name);
 	if (rc < 0) {

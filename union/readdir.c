@@ -430,9 +430,14 @@ static int emit_entries(struct emit *em, struct un_obj *dir,
 		const struct rd_ent *e = &l->v[i];
 		struct un_child c = { .fd = -1 };
 		uint8_t type = e->type;
+		bool have_st = false;
 		uint64_t oid;
 
-		if (em->want) {
+		/* a plain READDIR stats only names never catalogued, so
+		 * that hard links get their shared fileid (catalog.c) */
+		if (em->want || (type != UN_DIR &&
+				 cat_lookup(ex->cat, ex->id, dir->e->oid,
+					    e->name, &oid) == -ENOENT)) {
 			rc = lookup_child(ex, dir->ch, dir->ch->depth - 1,
 					  e->name, &c);
 			if (rc == -ENOENT)
@@ -440,9 +445,11 @@ static int emit_entries(struct emit *em, struct un_obj *dir,
 			if (rc < 0)
 				return rc;
 			type = c.type;
+			have_st = true;
 		}
-		rc = cat_lookup_insert(ex->cat, ex->id, dir->e->oid, e->name,
-				       type, &oid);
+		rc = cat_lookup_insert_st(ex->cat, ex->id, dir->e->oid,
+					  e->name, type, c.layer,
+					  have_st ? &c.st : NULL, &oid);
 		if (rc == 0 && em->want)
 			cat_set_hint(ex->cat, oid, c.layer, c.mask);
 		if (rc == 0)
