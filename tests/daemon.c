@@ -192,6 +192,14 @@ int tdaemon_stop(struct tdaemon *d)
 		sleep_ms(10);
 	}
 	d->pid = -1;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		/* a failed shutdown explains itself in the test's log */
+		char *text = tfile_read(d->dir, "log");
+
+		fprintf(stderr, "# unionnfsd stopped with status 0x%x; its log:\n%s",
+			status, text ? text : "(none)\n");
+		free(text);
+	}
 	if (r < 0 || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
