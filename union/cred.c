@@ -46,7 +46,8 @@ void cred_leave(void)
 	(void)set_fsids(0, 0, 0, NULL);
 }
 
-static bool in_group(const struct un_cred *cr, gid_t gid)
+/* Is gid the caller's primary or one of its supplementary groups? */
+bool cred_in_group(const struct un_cred *cr, gid_t gid)
 {
 	if (cr->gid == gid)
 		return true;
@@ -71,7 +72,7 @@ static int mode_access(const struct un_cred *cr, const struct stat *st,
 	}
 	if (cr->uid == st->st_uid)
 		bits = (m >> 6) & 7;
-	else if (in_group(cr, st->st_gid))
+	else if (cred_in_group(cr, st->st_gid))
 		bits = (m >> 3) & 7;
 	else
 		bits = m & 7;

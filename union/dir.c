@@ -37,16 +37,6 @@ struct new_obj {
 	const uint8_t *verf;		/* exclusive create */
 };
 
-static bool in_group(const struct un_cred *cr, gid_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (uint32_t i = 0; i < cr->ngroups && i < UN_NGROUPS_MAX; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
-
 /* Resolve a directory for a change and check the caller may change it. */
 static int dir_begin(struct un_export *ex, const struct un_cred *cr,
 		     const struct un_handle *fh, struct un_obj *d,
@@ -165,7 +155,7 @@ static int tmp_meta(struct un_export *ex, const struct un_cred *cr,
 	if (n->type == UN_DIR && (dir->st_mode & S_ISGID))
 		perm |= S_ISGID;
 	if (n->type != UN_DIR && (perm & S_ISGID) && cr->uid != 0 &&
-	    !in_group(cr, gid))
+	    !cred_in_group(cr, gid))
 		perm &= (mode_t)~S_ISGID;
 	if (fchownat(ex->workfd, tmp, cr->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;

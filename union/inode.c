@@ -241,16 +241,6 @@ int un_getattr(struct un_export *ex, const struct un_handle *fh,
 
 /* ---- setattr ----------------------------------------------------------- */
 
-static bool cred_in_group(const struct un_cred *cr, gid_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (uint32_t i = 0; i < cr->ngroups && i < UN_NGROUPS_MAX; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
-
 /*
  * What chmod/chown/utimes/truncate would allow, checked before a lower
  * object is copied up, so a refused request leaves no copy behind.  The

@@ -240,6 +240,7 @@ void work_cleanup(struct un_export *ex);
 
 int cred_enter(const struct un_cred *cr);
 void cred_leave(void);
+bool cred_in_group(const struct un_cred *cr, gid_t gid);
 /* Check access (R_OK/W_OK/X_OK) to the object fd as the caller. */
 int may_access(const struct un_cred *cr, int fd, const struct stat *st,
 	       int mask);
