@@ -13,18 +13,7 @@ if [ ! -x "$run" ]; then
 fi
 ud_init kclient
 trap ud_cleanup EXIT
-L=$D/lower
-mkdir -p "$L/data" "$L/lowdir/sub" "$L/rmtree/x"
-echo "hello lower" >"$L/hello.txt"
-echo old >"$L/data/old.txt"
-echo keep >"$L/data/keep.txt"
-echo bye >"$L/remove-me.txt"
-echo "rename me" >"$L/rename-me.txt"
-echo line1 >"$L/append.txt"
-head -c 1000 /dev/zero | tr '\0' x >"$L/trunc.txt"
-echo m >"$L/modes.txt" && chmod 644 "$L/modes.txt"
-echo f >"$L/lowdir/sub/f.txt"
-echo r >"$L/rmtree/x/r.txt"
+everyday_lower
 before=$(tree_sum "$L")
 
 ud_start || exit 99
@@ -39,20 +28,7 @@ check_eq "daemon exit status after SIGTERM" "$?" 0
 
 U=$D/upper
 check_eq "lower layer untouched" "$(tree_sum "$L")" "$before"
-check_eq "upper: new file" "$(cat "$U/new.txt")" new
-check_eq "upper: appended copy-up" "$(cat "$U/append.txt")" "line1
-line2"
-check "upper: renamed file" [ -f "$U/renamed.txt" ]
-check "upper: whiteout for the renamed lower name" is_whiteout "$U/rename-me.txt"
-check "upper: whiteout for the removed lower file" is_whiteout "$U/remove-me.txt"
-check "upper: whiteout for the removed lower tree" is_whiteout "$U/rmtree"
-check_eq "upper: hard link kept" "$(stat -c %i "$U/new.txt")" "$(stat -c %i "$U/new-link.txt")"
-check_eq "upper: symlink" "$(readlink "$U/sym")" hello.txt
-check_eq "upper: chmod copied up" "$(stat -c %a "$U/modes.txt")" 600
-check_eq "upper: truncate copied up" "$(stat -c %s "$U/trunc.txt")" 10
-check_eq "upper: write copied up" "$(cat "$U/data/old.txt")" changed
-check "upper: untouched lower file not copied" [ ! -e "$U/data/keep.txt" ]
-check "upper: directory made in a lower-only dir" [ -d "$U/lowdir/sub/new" ]
+everyday_upper_checks ""
 
 if mkdir -p "$D/merged" && mount -t overlay overlay \
 	-o "lowerdir=$L,upperdir=$U,workdir=$D/work" "$D/merged" 2>/dev/null; then

@@ -13,25 +13,10 @@ if [ ! -x "$run" ]; then
 	exit 77
 fi
 
-populate() {
-	L=$D/lower
-	mkdir -p "$L/data" "$L/lowdir/sub" "$L/rmtree/x"
-	echo "hello lower" >"$L/hello.txt"
-	echo old >"$L/data/old.txt"
-	echo keep >"$L/data/keep.txt"
-	echo bye >"$L/remove-me.txt"
-	echo "rename me" >"$L/rename-me.txt"
-	echo line1 >"$L/append.txt"
-	head -c 1000 /dev/zero | tr '\0' x >"$L/trunc.txt"
-	echo m >"$L/modes.txt" && chmod 644 "$L/modes.txt"
-	echo f >"$L/lowdir/sub/f.txt"
-	echo r >"$L/rmtree/x/r.txt"
-}
-
 trap ud_cleanup EXIT
 for vers in 4.0 4.1 4.2; do
 	ud_init "kclient-v$vers"
-	populate
+	everyday_lower
 	before=$(tree_sum "$L")
 	ud_start || exit 99
 	"$run" --vers "$vers" --port "$PORT" --export /export \
@@ -56,21 +41,8 @@ for vers in 4.0 4.1 4.2; do
 	ud_stop
 	check_eq "v$vers: daemon exit status after SIGTERM" "$?" 0
 
-	U=$D/upper
 	check_eq "v$vers: lower layer untouched" "$(tree_sum "$L")" "$before"
-	check_eq "v$vers: upper: new file" "$(cat "$U/new.txt")" new
-	check_eq "v$vers: upper: appended copy-up" "$(cat "$U/append.txt")" "line1
-line2"
-	check "v$vers: upper: whiteout for the renamed lower name" is_whiteout "$U/rename-me.txt"
-	check "v$vers: upper: whiteout for the removed lower file" is_whiteout "$U/remove-me.txt"
-	check "v$vers: upper: whiteout for the removed lower tree" is_whiteout "$U/rmtree"
-	check_eq "v$vers: upper: hard link kept" "$(stat -c %i "$U/new.txt")" "$(stat -c %i "$U/new-link.txt")"
-	check_eq "v$vers: upper: symlink" "$(readlink "$U/sym")" hello.txt
-	check_eq "v$vers: upper: chmod copied up" "$(stat -c %a "$U/modes.txt")" 600
-	check_eq "v$vers: upper: truncate copied up" "$(stat -c %s "$U/trunc.txt")" 10
-	check_eq "v$vers: upper: write copied up" "$(cat "$U/data/old.txt")" changed
-	check "v$vers: upper: untouched lower file not copied" [ ! -e "$U/data/keep.txt" ]
-	check "v$vers: upper: directory made in a lower-only dir" [ -d "$U/lowdir/sub/new" ]
+	everyday_upper_checks "v$vers: "
 	ud_cleanup
 done
 finish

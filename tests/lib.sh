@@ -83,3 +83,39 @@ tree_sum() {
 
 # is_whiteout PATH: an overlayfs whiteout (character device 0/0)
 is_whiteout() { [ -c "$1" ] && [ "$(stat -c '%t:%T' "$1")" = "0:0" ]; }
+
+# The lower layer tests/kclient/everyday.sh works on (sets L).
+everyday_lower() {
+	L=$D/lower
+	mkdir -p "$L/data" "$L/lowdir/sub" "$L/rmtree/x"
+	echo "hello lower" >"$L/hello.txt"
+	echo old >"$L/data/old.txt"
+	echo keep >"$L/data/keep.txt"
+	echo bye >"$L/remove-me.txt"
+	echo "rename me" >"$L/rename-me.txt"
+	echo line1 >"$L/append.txt"
+	head -c 1000 /dev/zero | tr '\0' x >"$L/trunc.txt"
+	echo m >"$L/modes.txt" && chmod 644 "$L/modes.txt"
+	echo f >"$L/lowdir/sub/f.txt"
+	echo r >"$L/rmtree/x/r.txt"
+}
+
+# everyday_upper_checks PREFIX: the upper layer as overlayfs would leave it
+# after everyday.sh (PREFIX names the run in the check descriptions).
+everyday_upper_checks() {
+	p=$1 U=$D/upper
+	check_eq "${p}upper: new file" "$(cat "$U/new.txt")" new
+	check_eq "${p}upper: appended copy-up" "$(cat "$U/append.txt")" "line1
+line2"
+	check "${p}upper: renamed file" [ -f "$U/renamed.txt" ]
+	check "${p}upper: whiteout for the renamed lower name" is_whiteout "$U/rename-me.txt"
+	check "${p}upper: whiteout for the removed lower file" is_whiteout "$U/remove-me.txt"
+	check "${p}upper: whiteout for the removed lower tree" is_whiteout "$U/rmtree"
+	check_eq "${p}upper: hard link kept" "$(stat -c %i "$U/new.txt")" "$(stat -c %i "$U/new-link.txt")"
+	check_eq "${p}upper: symlink" "$(readlink "$U/sym")" hello.txt
+	check_eq "${p}upper: chmod copied up" "$(stat -c %a "$U/modes.txt")" 600
+	check_eq "${p}upper: truncate copied up" "$(stat -c %s "$U/trunc.txt")" 10
+	check_eq "${p}upper: write copied up" "$(cat "$U/data/old.txt")" changed
+	check "${p}upper: untouched lower file not copied" [ ! -e "$U/data/keep.txt" ]
+	check "${p}upper: directory made in a lower-only dir" [ -d "$U/lowdir/sub/new" ]
+}
