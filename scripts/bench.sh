@@ -23,6 +23,11 @@ make -s -C "$W/tools" >/dev/null || { echo "bench: cannot build nfsbench" >&2; e
 
 peer=1
 [ -n "${BENCH_NO_PEER:-}" ] && peer=
+if [ -n "$peer" ] && ! command -v ganesha.nfsd >/dev/null; then
+	# the peer script expects Debian's Ganesha to be installed already
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nfs-ganesha nfs-ganesha-vfs \
+		>/dev/null 2>&1 || echo "bench: cannot install nfs-ganesha" >&2
+fi
 if [ -n "$peer" ]; then
 	"$GNS" reset >/dev/null 2>&1 || "$GNS" start >/dev/null 2>&1 ||
 		{ echo "bench: Ganesha peer unavailable; unionnfsd alone" >&2; peer=; }
