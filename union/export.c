@@ -189,9 +189,7 @@ int un_statfs(struct un_export *ex, const struct un_handle *fh,
 	struct un_obj o;
 	int rc;
 
-	pthread_rwlock_rdlock(&ex->ns_lock);
-	rc = obj_resolve(ex, fh, &o);
-	pthread_rwlock_unlock(&ex->ns_lock);
+	rc = obj_resolve_shared(ex, fh, &o);
 	if (rc < 0)
 		return rc;
 	obj_release(&o);

@@ -229,9 +229,7 @@ int un_getattr(struct un_export *ex, const struct un_handle *fh,
 	struct un_obj o;
 	int rc;
 
-	pthread_rwlock_rdlock(&ex->ns_lock);
-	rc = obj_resolve(ex, fh, &o);
-	pthread_rwlock_unlock(&ex->ns_lock);
+	rc = obj_resolve_shared(ex, fh, &o);
 	if (rc < 0)
 		return rc;
 	obj_attr(ex, o.e->oid, &o.st, attr);
@@ -459,9 +457,7 @@ int un_access(struct un_export *ex, const struct un_cred *cr,
 	uint32_t g = 0;
 	int rc;
 
-	pthread_rwlock_rdlock(&ex->ns_lock);
-	rc = obj_resolve(ex, fh, &o);
-	pthread_rwlock_unlock(&ex->ns_lock);
+	rc = obj_resolve_shared(ex, fh, &o);
 	if (rc < 0)
 		return rc;
 	dir = o.e->type == UN_DIR;
@@ -490,9 +486,7 @@ int un_readlink(struct un_export *ex, const struct un_cred *cr,
 	ssize_t n;
 	int rc;
 
-	pthread_rwlock_rdlock(&ex->ns_lock);
-	rc = obj_resolve(ex, fh, &o);
-	pthread_rwlock_unlock(&ex->ns_lock);
+	rc = obj_resolve_shared(ex, fh, &o);
 	if (rc < 0)
 		return rc;
 	obj_attr(ex, o.e->oid, &o.st, attr);

@@ -208,6 +208,8 @@ const char *ovl_xattr_prefix(const struct un_export *ex);
 
 int obj_resolve(struct un_export *ex, const struct un_handle *fh,
 		struct un_obj *o);
+int obj_resolve_shared(struct un_export *ex, const struct un_handle *fh,
+		       struct un_obj *o);
 int obj_resolve_oid(struct un_export *ex, uint64_t oid, struct un_obj *o);
 void obj_release(struct un_obj *o);
 /* Path of entry i of a chain, NUL-terminated in a scratch buffer. */

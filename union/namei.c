@@ -335,6 +335,19 @@ int obj_resolve(struct un_export *ex, const struct un_handle *fh,
 	return obj_resolve_oid(ex, oid, o);
 }
 
+/* For read-only operations: resolve under the shared namespace lock, which
+ * is not needed once the object's fd is held. */
+int obj_resolve_shared(struct un_export *ex, const struct un_handle *fh,
+		       struct un_obj *o)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&ex->ns_lock);
+	rc = obj_resolve(ex, fh, o);
+	pthread_rwlock_unlock(&ex->ns_lock);
+	return rc;
+}
+
 /* Objects that never got a chain (never resolved) own no descriptor. */
 void obj_release(struct un_obj *o)
 {
