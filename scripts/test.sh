@@ -32,7 +32,11 @@ status=$?
 for f in tests/*.log; do
 	case $f in */test-suite.log) continue ;; esac
 	if ! grep -q ':test-result: \(PASS\|SKIP\)' "${f%.log}.trs" 2>/dev/null; then
-		echo "==== $f"; tail -n 60 "$f"
+		# The failing checks first (with the lines around them, where the
+		# daemon log usually is), then the end of the log.
+		echo "==== $f: failing checks"
+		grep -n -B3 -A12 '^\(.*: \)\?not ok' "$f" | head -n 150
+		echo "==== $f: end"; tail -n 40 "$f"
 	fi
 done
 # make distcheck (the tarball builds and passes its tests) counts as one more

@@ -59,6 +59,12 @@ ud_stop() {
 	wait "$PID"
 	st=$?
 	PID=
+	# A failed stop (a sanitizer report, an error on the way out) is only
+	# understood with the daemon's own words.
+	if [ "$st" -ne 0 ]; then
+		echo "# unionnfsd exited with status $st; its log ends:"
+		tail -n 40 "$D/log" | sed 's/^/#   /'
+	fi
 	return $st
 }
 
