@@ -17,8 +17,10 @@
  * only when a round that started after its change has completed.
  *
  * What a round syncs: the directories the waiting requests changed (an
- * fsync of each; on a journalling file system the first commits the
- * journal transaction that holds them all, the others find it done), as
+ * fsync of each distinct one: concurrent requests in one directory share
+ * it, which matters most without a journal, where every fsync flushes the
+ * device cache; with one, the first commits the journal transaction that
+ * holds them all and the others find it done), as
  * knfsd's commit_metadata does per request; or, when a request cannot
  * name its directories (SETATTR, the catalog's own file system), the
  * whole file system with syncfs(), which also writes back other files'
@@ -49,6 +51,8 @@ struct dur {
 	bool want_fs;		/* the next round syncs whole file systems */
 	unsigned ndirs;		/* directories for the next round */
 	int dirs[DUR_MAX_DIRS];
+	dev_t dir_dev[DUR_MAX_DIRS];	/* which ones, to queue each once */
+	ino_t dir_ino[DUR_MAX_DIRS];
 };
 
 int dur_create(struct dur **out)
@@ -131,13 +135,28 @@ static int dur_round(struct dur *d)
 	return rc;
 }
 
+static bool dur_queued(const struct dur *d, const struct stat *st)
+{
+	for (unsigned i = 0; i < d->ndirs; i++)
+		if (d->dir_ino[i] == st->st_ino && d->dir_dev[i] == st->st_dev)
+			return true;
+	return false;
+}
+
 /* Queue the directories (or the file systems) for the next round. */
 static void dur_queue(struct dur *d, const int *dirfds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
+		struct stat st;
 		int fd;
 
 		if (dirfds[i] < 0)
+			continue;
+		if (fstat(dirfds[i], &st) < 0) {
+			d->want_fs = true;
+			continue;
+		}
+		if (dur_queued(d, &st))
 			continue;
 		if (d->ndirs == DUR_MAX_DIRS) {
 			d->want_fs = true;
@@ -147,10 +166,13 @@ static void dur_queue(struct dur *d, const int *dirfds, unsigned n)
 		 * refuses */
 		fd = openat(dirfds[i], ".", O_RDONLY | O_DIRECTORY |
 						   O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
 			d->want_fs = true;
-		else
-			d->dirs[d->ndirs++] = fd;
+			continue;
+		}
+		d->dir_dev[d->ndirs] = st.st_dev;
+		d->dir_ino[d->ndirs] = st.st_ino;
+		d->dirs[d->ndirs++] = fd;
 	}
 	if (n == 0)
 		d->want_fs = true;

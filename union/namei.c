@@ -77,8 +77,14 @@ static bool more_below(lmask_t mask, int l)
 	return (mask >> (l + 1)) != 0;
 }
 
-int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
-		 const char *name, struct un_child *c)
+/*
+ * topfd, when not -1, is the directory itself (O_PATH, opened confined) in
+ * layer toplayer: the name is looked up relative to it there, without
+ * walking the whole path from the layer root again.
+ */
+static int lookup_child_in(struct un_export *ex, struct un_chain *ch,
+			   unsigned di, const char *name, struct un_child *c,
+			   int topfd, int toplayer)
 {
 	lmask_t m = ch->ent[di].mask;
 	char path[UN_PATH_MAX];
@@ -92,7 +98,10 @@ int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
 	for (l = 0; l < (int)ex->nlayers; l++) {
 		if (!(m & LBIT(l)))
 			continue;
-		fd = layer_open(ex, l, path, O_PATH);
+		if (l == toplayer && topfd >= 0)
+			fd = layer_openat(topfd, name, O_PATH);
+		else
+			fd = layer_open(ex, l, path, O_PATH);
 		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 			continue;
 		if (fd < 0) {
@@ -139,6 +148,111 @@ fail:
 	child_release(c);
 	c->found = false;
 	return rc;
+}
+
+int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
+		 const char *name, struct un_child *c)
+{
+	return lookup_child_in(ex, ch, di, name, c, -1, -1);
+}
+
+/*
+ * Many children of one merged directory (a READDIRPLUS reply): its layer
+ * directories are opened once, and each child costs an fstatat() per
+ * layer instead of an openat2() of its whole path from each layer root.
+ * The directories are opened confined (layer_open); names from a listing
+ * are single components, so a lookup relative to them stays inside.
+ */
+int dirfds_open(struct un_export *ex, struct un_chain *ch, unsigned di,
+		struct un_dirfds *d)
+{
+	char path[UN_PATH_MAX];
+	int l, fd;
+
+	d->mask = 0;
+	chain_path(ch, di, path);
+	for (l = 0; l < (int)ex->nlayers; l++) {
+		d->fd[l] = -1;
+		if (!(ch->ent[di].mask & LBIT(l)))
+			continue;
+		fd = layer_open(ex, l, path, O_PATH | O_DIRECTORY);
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			continue; /* as lookup_child: not part of it now */
+		if (fd < 0) {
+			dirfds_close(d);
+			return fd;
+		}
+		d->fd[l] = fd;
+		d->mask |= LBIT(l);
+	}
+	d->nlayers = ex->nlayers;
+	return 0;
+}
+
+void dirfds_close(struct un_dirfds *d)
+{
+	for (int l = 0; l < (int)UN_MAX_LAYERS; l++)
+		if (d->mask & LBIT(l))
+			close(d->fd[l]);
+	d->mask = 0;
+}
+
+/* Is the directory `name` below dirfd opaque? */
+static int child_opaque(struct un_export *ex, int dirfd, const char *name)
+{
+	int fd = layer_openat(dirfd, name, O_PATH | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP ? 1 : fd;
+	rc = is_opaque(ex, fd);
+	close(fd);
+	return rc;
+}
+
+/* lookup_child's rules, with stat results only: c->fd stays -1. */
+int lookup_child_at(struct un_export *ex, const struct un_dirfds *d,
+		    const char *name, struct un_child *c)
+{
+	struct stat st;
+	int rc, l;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if ((rc = check_name(name)) < 0)
+		return rc;
+	for (l = 0; l < (int)d->nlayers; l++) {
+		if (!(d->mask & LBIT(l)))
+			continue;
+		if (fstatat(d->fd[l], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return -errno;
+		}
+		if (is_whiteout(&st)) {
+			if (!c->found && l == UPPER && ex->has_upper)
+				c->upper_wh = true;
+			break;
+		}
+		if (c->found && !S_ISDIR(st.st_mode))
+			break; /* a non-dir below a dir is hidden */
+		if (!c->found) {
+			c->found = true;
+			c->st = st;
+			c->layer = (int8_t)l;
+			c->type = mode_to_type(st.st_mode);
+			if (!S_ISDIR(st.st_mode))
+				break;
+		}
+		c->mask |= LBIT(l);
+		if (!more_below(d->mask, l))
+			break;
+		/* gone or replaced since the fstatat: ends the merge here */
+		if ((rc = child_opaque(ex, d->fd[l], name)) < 0)
+			return rc;
+		if (rc > 0)
+			break;
+	}
+	return c->found ? 0 : -ENOENT;
 }
 
 int lower_positive(struct un_export *ex, struct un_chain *ch, unsigned di,
@@ -366,7 +480,10 @@ int obj_step(struct un_export *ex, struct un_obj *o, const char *name)
 	uint64_t oid;
 	int rc;
 
-	rc = lookup_child(ex, o->ch, o->ch->depth - 1, name, &c);
+	if ((rc = check_name(name)) < 0)
+		return rc;
+	rc = lookup_child_in(ex, o->ch, o->ch->depth - 1, name, &c, o->fd,
+			     o->e->layer);
 	if (rc < 0)
 		return rc;
 	rc = cat_lookup_insert_st(ex->cat, ex->id, o->e->oid, name, c.type,

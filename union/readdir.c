@@ -10,19 +10,46 @@
  *
  * Sorted listings are cached per directory (a few, LRU) and rebuilt when
  * we changed the directory or when a layer directory's mtime/ctime moved.
+ *
+ * READDIRPLUS also needs each entry's handle and attributes.  A listing
+ * keeps them once looked up, while inotify watches its layer directories:
+ * every change to a child made through a name in a watched directory
+ * (data, attributes, access time, a name coming or going) queues an event
+ * before the change's system call returns, and each READDIRPLUS reads the
+ * queue before it answers from the cache, so it never answers older than
+ * a change completed before it began.  What inotify cannot see is never
+ * kept: directories (what changes inside a subdirectory reports to that
+ * subdirectory only), files with other names (a write through a name
+ * elsewhere reports there), and layers on network or FUSE file systems.
+ * Two gaps remain: a file given a second name behind our back (link(2)
+ * reports to the new name's directory only) and then changed through
+ * it, and stores through a shared mmap of a layer file (no event at
+ * all).  For those, what is kept is also forgotten after a second, far
+ * below the attribute cache time of NFS clients (acregmin, 3 s).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define RDC_MAX 16
+/* entries with room for kept attributes, all lists (200 bytes each) */
+#define RDC_ATTR_MAX 131072
+#define RDC_ATTR_TTL_NS 1000000000ULL /* see the top of the file */
+#define RDC_WATCH_MASK (IN_ACCESS | IN_ATTRIB | IN_MODIFY | IN_CREATE | \
+			IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 struct rd_ent {
 	uint64_t cookie;
@@ -30,6 +57,15 @@ struct rd_ent {
 	uint8_t type;
 	bool whiteout;
 	char *name;
+};
+
+/* What READDIRPLUS said of an entry, valid while epoch is its list's. */
+struct rd_attr {
+	uint64_t epoch;		/* 0: nothing kept */
+	uint64_t born;		/* CLOCK_MONOTONIC ns, before the lookup */
+	uint64_t oid;
+	struct un_handle fh;
+	struct un_attr attr;
 };
 
 struct rd_stamp {
@@ -46,18 +82,87 @@ struct rd_list {
 	size_t n, cap;
 	struct rd_ent *v;
 	struct rd_stamp stamp[UN_MAX_LAYERS];
+	/* kept attributes (rd_cache's lock): valid while every layer
+	 * directory is watched; epoch moves when all are invalid, seq on
+	 * any invalidation (a lookup that saw seq move keeps nothing) */
+	bool watched;
+	int wd[UN_MAX_LAYERS];
+	struct rd_attr *attr;	/* n of them, or NULL */
+	uint64_t epoch, seq;
+};
+
+/* How many lists use an inotify watch (one per directory inode). */
+struct rd_watch {
+	int wd;
+	unsigned refs;
 };
 
 struct rd_cache {
 	pthread_mutex_t lock;
 	struct rd_list *head;	/* most recently used first */
 	unsigned n;
+	int ino_fd;		/* inotify, -1: no attributes kept, -2: not
+				 * tried yet (started by the first READDIRPLUS,
+				 * instances are few: 128 per user) */
+	size_t nattr;		/* entries with room for attributes */
+	unsigned nwatch, capwatch;
+	struct rd_watch *watch;
 };
 
-static void list_free(struct rd_list *l)
+/* The lock held. */
+static void watch_put(struct rd_cache *c, int wd)
+{
+	for (unsigned i = 0; i < c->nwatch; i++) {
+		if (c->watch[i].wd != wd)
+			continue;
+		if (--c->watch[i].refs == 0) {
+			/* fails harmlessly if the directory is gone */
+			(void)inotify_rm_watch(c->ino_fd, wd);
+			c->watch[i] = c->watch[--c->nwatch];
+		}
+		return;
+	}
+}
+
+/* The lock held: watch dirfd's directory for list l's layer. */
+static int watch_get(struct rd_cache *c, int dirfd)
+{
+	char proc[64];
+	unsigned i;
+	int wd;
+
+	if (c->nwatch == c->capwatch) {
+		unsigned cap = c->capwatch ? c->capwatch * 2 : 16;
+		struct rd_watch *w = realloc(c->watch, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		c->watch = w;
+		c->capwatch = cap;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	wd = inotify_add_watch(c->ino_fd, proc, RDC_WATCH_MASK);
+	if (wd < 0)
+		return -errno;
+	for (i = 0; i < c->nwatch && c->watch[i].wd != wd; i++)
+		;
+	if (i == c->nwatch)
+		c->watch[c->nwatch++] = (struct rd_watch){ wd, 0 };
+	c->watch[i].refs++;
+	return wd;
+}
+
+/* The lock held, when the list is built with watches. */
+static void list_free(struct rd_cache *c, struct rd_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].name);
+	for (int i = 0; i < (int)UN_MAX_LAYERS; i++)
+		if ((l->mask & LBIT(i)) && l->wd[i] >= 0)
+			watch_put(c, l->wd[i]);
+	if (l->attr)
+		c->nattr -= l->n;
+	free(l->attr);
 	free(l->v);
 	free(l);
 }
@@ -69,6 +174,7 @@ int rdc_create(struct un_export *ex)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	c->ino_fd = -2;
 	ex->rdc = c;
 	return 0;
 }
@@ -83,8 +189,11 @@ void rdc_destroy(struct un_export *ex)
 		struct rd_list *l = c->head;
 
 		c->head = l->next;
-		list_free(l);
+		list_free(c, l);
 	}
+	if (c->ino_fd >= 0)
+		close(c->ino_fd);
+	free(c->watch);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	ex->rdc = NULL;
@@ -103,7 +212,7 @@ static void rdc_unlink(struct rd_cache *c, struct rd_list *l)
 	}
 	l->stale = true;
 	if (l->refs == 0)
-		list_free(l);
+		list_free(c, l);
 }
 
 void rdc_invalidate(struct un_export *ex, uint64_t dir_oid)
@@ -123,7 +232,7 @@ static void rdc_put(struct un_export *ex, struct rd_list *l)
 {
 	pthread_mutex_lock(&ex->rdc->lock);
 	if (--l->refs == 0 && l->stale)
-		list_free(l);
+		list_free(ex->rdc, l);
 	pthread_mutex_unlock(&ex->rdc->lock);
 }
 
@@ -172,6 +281,46 @@ static uint8_t dtype_to_type(unsigned char t)
 	}
 }
 
+/* Changes there reach us as inotify events (not over a network, FUSE). */
+static bool notify_sees_all(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case NFS_SUPER_MAGIC:
+	case SMB_SUPER_MAGIC:
+	case 0xff534d42:	/* cifs */
+	case 0xfe534d42:	/* smb2 */
+	case 0x65735546:	/* fuse */
+	case 0x00c36400:	/* ceph */
+	case 0x6b414653:	/* afs */
+	case CODA_SUPER_MAGIC:
+	case 0x01161970:	/* gfs2 */
+	case 0x7461636f:	/* ocfs2 */
+	case 0x47504653:	/* gpfs */
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void list_watch(struct rd_cache *c, struct rd_list *l, int layer,
+		       int fd)
+{
+	int wd = -1;
+
+	if (notify_sees_all(fd)) {
+		pthread_mutex_lock(&c->lock);
+		wd = watch_get(c, fd);
+		pthread_mutex_unlock(&c->lock);
+	}
+	l->wd[layer] = wd < 0 ? -1 : wd;
+	if (wd < 0)
+		l->watched = false;
+}
+
 static int read_layer(struct un_export *ex, struct rd_list *l, int layer,
 		      const char *path)
 {
@@ -183,6 +332,9 @@ static int read_layer(struct un_export *ex, struct rd_list *l, int layer,
 
 	if (fd < 0)
 		return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+	/* watched before it is read: nothing after the read goes unseen */
+	if (l->watched)
+		list_watch(ex->rdc, l, layer, fd);
 	if (fstat(fd, &st) < 0 || !(dir = fdopendir(fd))) {
 		rc = -errno;
 		close(fd);
@@ -256,12 +408,20 @@ static struct rd_list *build(struct un_export *ex, struct un_obj *dir,
 	}
 	l->dir_oid = dir->e->oid;
 	l->mask = dir->e->mask;
+	pthread_mutex_lock(&ex->rdc->lock);
+	l->watched = ex->rdc->ino_fd >= 0;
+	pthread_mutex_unlock(&ex->rdc->lock);
+	l->epoch = 1;
+	for (int i = 0; i < (int)UN_MAX_LAYERS; i++)
+		l->wd[i] = -1;
 	chain_path(dir->ch, dir->ch->depth - 1, path);
 	for (int i = 0; rc == 0 && i < (int)ex->nlayers; i++)
 		if (l->mask & LBIT(i))
 			rc = read_layer(ex, l, i, path);
 	if (rc < 0) {
-		list_free(l);
+		pthread_mutex_lock(&ex->rdc->lock);
+		list_free(ex->rdc, l);
+		pthread_mutex_unlock(&ex->rdc->lock);
 		*err = rc;
 		return NULL;
 	}
@@ -362,6 +522,7 @@ struct emit {
 	bool want;
 	un_readdir_cb cb;
 	void *arg;
+	uint64_t now;		/* READDIRPLUS: when the call began */
 };
 
 /* Returns 1 when the callback says the reply is full. */
@@ -419,48 +580,246 @@ static size_t first_after(const struct rd_list *l, uint64_t cookie)
 	return lo;
 }
 
-static int emit_entries(struct emit *em, struct un_obj *dir,
-			const struct rd_list *l, uint64_t cookie, bool *eof)
+/* ---- kept attributes (READDIRPLUS) --------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A change to name (NULL: to anything) in one of l's directories. */
+static void attr_forget(struct un_export *ex, struct rd_list *l,
+			const char *name)
+{
+	uint64_t ck;
+
+	l->seq++;
+	if (!name) {
+		l->epoch++;
+		return;
+	}
+	if (!l->attr)
+		return;
+	ck = name_cookie(ex, name);
+	for (size_t i = first_after(l, ck - 1); i < l->n && l->v[i].cookie == ck;
+	     i++)
+		l->attr[i].epoch = 0;
+}
+
+static void attr_event(struct un_export *ex, const struct inotify_event *ev)
+{
+	bool every = ev->mask & IN_Q_OVERFLOW;
+	bool whole = ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF);
+	const char *name = ev->len ? ev->name : NULL;
+
+	/* the directory itself was read or changed its own attributes: its
+	 * entries are what they were (building a listing reads it) */
+	if (!every && !whole && !name)
+		return;
+	for (struct rd_list *l = ex->rdc->head; l; l = l->next)
+		for (int i = 0; i < (int)ex->nlayers; i++) {
+			if (!(l->mask & LBIT(i)) ||
+			    (!every && (l->wd[i] < 0 || l->wd[i] != ev->wd)))
+				continue;
+			if (ev->mask & IN_IGNORED)
+				l->watched = false; /* the directory went */
+			attr_forget(ex, l, every || whole ? NULL : name);
+			break;
+		}
+}
+
+/* Apply the changes queued so far; rd_cache's lock held. */
+static void attr_drain(struct un_export *ex)
+{
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event overflow = { .wd = -1,
+						.mask = IN_Q_OVERFLOW };
+	ssize_t n;
+
+	for (;;) {
+		n = read(ex->rdc->ino_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev =
+				(const void *)(buf + off);
+
+			attr_event(ex, ev);
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+		}
+	}
+	if (n < 0 && errno != EAGAIN)
+		attr_event(ex, &overflow); /* unsure: forget everything */
+}
+
+/*
+ * Before a READDIRPLUS: watching from now on if we were not, and what
+ * changed so far applied.  Without inotify, READDIRPLUS looks every
+ * entry up each time.
+ */
+static void attr_start(struct un_export *ex)
+{
+	struct rd_cache *c = ex->rdc;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ino_fd == -2)
+		c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (c->ino_fd >= 0)
+		attr_drain(ex);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Entry i's kept handle and attributes, or its list's seq for later. */
+static bool attr_get(struct un_export *ex, struct rd_list *l, size_t i,
+		     uint64_t now, struct rd_attr *out, uint64_t *seq)
+{
+	bool hit;
+
+	pthread_mutex_lock(&ex->rdc->lock);
+	hit = l->watched && !l->stale && l->attr &&
+	      l->attr[i].epoch == l->epoch &&
+	      now - l->attr[i].born < RDC_ATTR_TTL_NS;
+	if (hit)
+		*out = l->attr[i];
+	*seq = l->seq;
+	pthread_mutex_unlock(&ex->rdc->lock);
+	return hit;
+}
+
+/* Keep what was looked up, unless anything changed since seq. */
+static void attr_put(struct un_export *ex, struct rd_list *l, size_t i,
+		     uint64_t seq, const struct rd_attr *a)
+{
+	struct rd_cache *c = ex->rdc;
+
+	pthread_mutex_lock(&c->lock);
+	if (l->watched && !l->stale && l->seq == seq && !l->attr &&
+	    c->nattr + l->n <= RDC_ATTR_MAX &&
+	    (l->attr = calloc(l->n, sizeof(*l->attr))))
+		c->nattr += l->n;
+	if (l->watched && !l->stale && l->seq == seq && l->attr) {
+		l->attr[i] = *a;
+		l->attr[i].epoch = l->epoch;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* What inotify reports in full (see the top of the file). */
+static bool attr_keepable(const struct un_child *c)
+{
+	return c->type != UN_DIR && c->st.st_nlink <= 1;
+}
+
+static int emit_kept(struct emit *em, const struct rd_ent *e,
+		     const struct rd_attr *a)
+{
+	struct un_dirent de = { .name = e->name, .fileid = a->oid,
+				.cookie = e->cookie, .fh = &a->fh,
+				.attr = &a->attr };
+
+	return em->cb(em->arg, &de) ? 1 : 0;
+}
+
+/* READDIRPLUS of entry i when nothing is kept: look it up, keep it. */
+static int emit_plus(struct emit *em, struct un_obj *dir,
+		     struct un_dirfds *d, struct rd_list *l, size_t i)
 {
 	struct un_export *ex = em->ex;
+	const struct rd_ent *e = &l->v[i];
+	struct un_child c = { .fd = -1, .layer = -1 };
+	struct rd_attr a = { .oid = 0 };
+	struct cat_obj co;
+	uint64_t seq;
+	int rc;
+
+	if (attr_get(ex, l, i, em->now, &a, &seq))
+		return emit_kept(em, e, &a);
+	a.born = em->now;
+	if (d->nlayers == 0 &&
+	    (rc = dirfds_open(ex, dir->ch, dir->ch->depth - 1, d)) < 0)
+		return rc;
+	rc = lookup_child_at(ex, d, e->name, &c);
+	if (rc == -ENOENT)
+		return 2; /* gone since the listing was made */
+	if (rc < 0)
+		return rc;
+	rc = cat_lookup_insert_st(ex->cat, ex->id, dir->e->oid, e->name,
+				  c.type, c.layer, &c.st, &a.oid);
+	if (rc < 0)
+		return rc;
+	cat_set_hint(ex->cat, a.oid, c.layer, c.mask);
+	if (cat_get(ex->cat, a.oid, &co) < 0) /* no handle: a bare entry */
+		return emit_one(em, e->name, a.oid, e->cookie, NULL);
+	handle_encode(ex, a.oid, co.gen, &a.fh);
+	obj_attr(ex, a.oid, &c.st, &a.attr);
+	if (attr_keepable(&c))
+		attr_put(ex, l, i, seq, &a);
+	return emit_kept(em, e, &a);
+}
+
+/*
+ * One listed name: its oid (catalogued now if new) and, for READDIRPLUS,
+ * its attributes.  1: the reply is full; 2: the name is gone.
+ */
+static int emit_entry(struct emit *em, struct un_obj *dir,
+		      struct un_dirfds *d, struct rd_list *l, size_t i)
+{
+	struct un_export *ex = em->ex;
+	const struct rd_ent *e = &l->v[i];
+	struct un_child c = { .fd = -1, .layer = -1 };
+	uint8_t type = e->type;
+	bool have_st = false;
+	uint64_t oid;
+	int rc;
+
+	if (em->want)
+		return emit_plus(em, dir, d, l, i);
+	/* a plain READDIR stats only names never catalogued, so that hard
+	 * links get their shared fileid (catalog.c) */
+	if (type != UN_DIR && cat_lookup(ex->cat, ex->id, dir->e->oid,
+					 e->name, &oid) == -ENOENT) {
+		if (d->nlayers == 0 &&
+		    (rc = dirfds_open(ex, dir->ch, dir->ch->depth - 1, d)) < 0)
+			return rc;
+		rc = lookup_child_at(ex, d, e->name, &c);
+		if (rc == -ENOENT)
+			return 2; /* gone since the listing was made */
+		if (rc < 0)
+			return rc;
+		type = c.type;
+		have_st = true;
+	}
+	rc = cat_lookup_insert_st(ex->cat, ex->id, dir->e->oid, e->name, type,
+				  c.layer, have_st ? &c.st : NULL, &oid);
+	if (rc == 0)
+		rc = emit_one(em, e->name, oid, e->cookie, NULL);
+	return rc;
+}
+
+static int emit_entries(struct emit *em, struct un_obj *dir,
+			struct rd_list *l, uint64_t cookie, bool *eof)
+{
+	struct un_dirfds d = { .nlayers = 0, .mask = 0 };
 	size_t i;
 	int rc = 0;
 
 	for (i = first_after(l, cookie < 2 ? 2 : cookie); i < l->n; i++) {
-		const struct rd_ent *e = &l->v[i];
-		struct un_child c = { .fd = -1 };
-		uint8_t type = e->type;
-		bool have_st = false;
-		uint64_t oid;
-
-		/* a plain READDIR stats only names never catalogued, so
-		 * that hard links get their shared fileid (catalog.c) */
-		if (em->want || (type != UN_DIR &&
-				 cat_lookup(ex->cat, ex->id, dir->e->oid,
-					    e->name, &oid) == -ENOENT)) {
-			rc = lookup_child(ex, dir->ch, dir->ch->depth - 1,
-					  e->name, &c);
-			if (rc == -ENOENT)
-				continue; /* gone since the listing was made */
-			if (rc < 0)
-				return rc;
-			type = c.type;
-			have_st = true;
-		}
-		rc = cat_lookup_insert_st(ex->cat, ex->id, dir->e->oid,
-					  e->name, type, c.layer,
-					  have_st ? &c.st : NULL, &oid);
-		if (rc == 0 && em->want)
-			cat_set_hint(ex->cat, oid, c.layer, c.mask);
-		if (rc == 0)
-			rc = emit_one(em, e->name, oid, e->cookie,
-				      em->want ? &c.st : NULL);
-		child_release(&c);
-		if (rc != 0)
-			return rc < 0 ? rc : 0;
+		rc = emit_entry(em, dir, &d, l, i);
+		if (rc == 2)
+			rc = 0;
+		else if (rc != 0)
+			break;
 	}
-	*eof = true;
-	return 0;
+	if (i == l->n)
+		*eof = true;
+	dirfds_close(&d);
+	return rc < 0 ? rc : 0;
 }
 
 int un_readdir(struct un_export *ex, const struct un_cred *cr,
@@ -468,7 +827,7 @@ int un_readdir(struct un_export *ex, const struct un_cred *cr,
 	       bool want_handles, un_readdir_cb cb, void *arg,
 	       uint64_t *verf_out, bool *eof, struct un_attr *dir_attr)
 {
-	struct emit em = { ex, want_handles, cb, arg };
+	struct emit em = { ex, want_handles, cb, arg, mono_ns() };
 	struct rd_list *l = NULL;
 	struct un_obj o;
 	bool done = false;
@@ -485,6 +844,8 @@ int un_readdir(struct un_export *ex, const struct un_cred *cr,
 		rc = -ENOTDIR;
 	else
 		rc = may_access(cr, o.fd, &o.st, R_OK);
+	if (rc == 0 && want_handles)
+		attr_start(ex);
 	if (rc == 0 && !(l = rdc_get(ex, &o, &rc)))
 		rc = rc < 0 ? rc : -EIO;
 	if (rc == 0) {
