@@ -1,6 +1,8 @@
 /*
- * nfs4proc.c - NFSv4.0 (RFC 7530), program 100003 version 4: the COMPOUND
- * procedure, its operations, the pseudo file system and the attributes.
+ * nfs4proc.c - NFSv4.0/4.1/4.2 (RFC 7530, 8881, 7862), program 100003
+ * version 4: the COMPOUND procedure, its operations and the pseudo file
+ * system.  The attributes and shared codecs are in nfs4xdr.c, clients,
+ * sessions, owners, stateids and leases in nfs4state.c.
  *
  * COMPOUND is processed as a stream: each operation decodes its own
  * arguments straight from the call and encodes its results straight into
@@ -19,22 +21,18 @@
  * The engine's handles start with its version byte 1, so the two never
  * collide.
  *
- * State is deliberately thin in this first step: client ids and stateids
- * carry the server's boot time so that a restart answers
- * STALE_CLIENTID/STALE_STATEID; 4.1 sessions keep a slot table with the
- * reply cache; byte-range locks go to the daemon's lock table (locks.h).
- * Opens and share reservations are not tracked yet.
+ * State (nfs4state.c) lives in memory; client ids and stateids carry
+ * the server's boot time, so that a restart answers STALE_CLIENTID/
+ * STALE_STATEID.  Byte-range locks go to the daemon's lock table
+ * (locks.h).  An OPEN for write copies a lower file up at once.
  *
- * TODO (issue 3): open state with seqid checks, share deny modes, leases
- * (expiry releasing locks), grace after restart and client records in
- * the catalog, callbacks/delegations, copy-up at OPEN for write,
- * owner@domain id mapping (numeric owners only), 4.2 SEEK/ALLOCATE/
- * DEALLOCATE (NOTSUPP), rpcgen definitions in xdr/nfs4_prot.x and the
- * split into nfs4state.c/nfs4xdr.c.
+ * TODO (issue 3): grace after restart and client records in the catalog
+ * (CLAIM_PREVIOUS and LOCK reclaim answer NO_GRACE), callbacks and
+ * delegations, 4.2 SEEK/ALLOCATE/DEALLOCATE (NOTSUPP), 4.1's current
+ * stateid, rpcgen definitions in xdr/nfs4_prot.x.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,477 +41,12 @@
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
-
-#define NFS4_PROGRAM 100003
-#define NFS4_VERSION 4
-#define NFS4_MINOR_MAX 2
-
-#define NFS4_FHSIZE 128
-#define NFS4_PSEUDO_FH 0xf4
-#define NFS4_MAXOPS 64
-#define NFS4_MAXIO (256 * 1024)
-#define NFS4_REPLY_SLACK (32 * 1024)
-#define NFS4_LEASE 90
-#define NFS4_OPAQUE_MAX 1024
-#define NFS4_BITMAP_WORDS 3
-
-#define XDR_ROUNDUP(n) (((n) + 3u) & ~3u)
-
-/* nfsstat4 */
-enum {
-	NFS4_OK = 0,
-	NFS4ERR_PERM = 1,
-	NFS4ERR_NOENT = 2,
-	NFS4ERR_IO = 5,
-	NFS4ERR_NXIO = 6,
-	NFS4ERR_ACCESS = 13,
-	NFS4ERR_EXIST = 17,
-	NFS4ERR_XDEV = 18,
-	NFS4ERR_NOTDIR = 20,
-	NFS4ERR_ISDIR = 21,
-	NFS4ERR_INVAL = 22,
-	NFS4ERR_FBIG = 27,
-	NFS4ERR_NOSPC = 28,
-	NFS4ERR_ROFS = 30,
-	NFS4ERR_MLINK = 31,
-	NFS4ERR_NAMETOOLONG = 63,
-	NFS4ERR_NOTEMPTY = 66,
-	NFS4ERR_DQUOT = 69,
-	NFS4ERR_STALE = 70,
-	NFS4ERR_BADHANDLE = 10001,
-	NFS4ERR_BAD_COOKIE = 10003,
-	NFS4ERR_NOTSUPP = 10004,
-	NFS4ERR_TOOSMALL = 10005,
-	NFS4ERR_SERVERFAULT = 10006,
-	NFS4ERR_BADTYPE = 10007,
-	NFS4ERR_SAME = 10009,
-	NFS4ERR_RESOURCE = 10018,
-	NFS4ERR_NOFILEHANDLE = 10020,
-	NFS4ERR_MINOR_VERS_MISMATCH = 10021,
-	NFS4ERR_STALE_CLIENTID = 10022,
-	NFS4ERR_STALE_STATEID = 10023,
-	NFS4ERR_NOT_SAME = 10027,
-	NFS4ERR_SYMLINK = 10029,
-	NFS4ERR_RESTOREFH = 10030,
-	NFS4ERR_ATTRNOTSUPP = 10032,
-	NFS4ERR_NO_GRACE = 10033,
-	NFS4ERR_BADXDR = 10036,
-	NFS4ERR_BADOWNER = 10039,
-	NFS4ERR_BADCHAR = 10040,
-	NFS4ERR_BADNAME = 10041,
-	NFS4ERR_OP_ILLEGAL = 10044,
-};
-
-/* nfs_opnum4 */
-enum {
-	OP_ACCESS = 3,
-	OP_CLOSE = 4,
-	OP_COMMIT = 5,
-	OP_CREATE = 6,
-	OP_DELEGPURGE = 7,
-	OP_DELEGRETURN = 8,
-	OP_GETATTR = 9,
-	OP_GETFH = 10,
-	OP_LINK = 11,
-	OP_LOCK = 12,
-	OP_LOCKT = 13,
-	OP_LOCKU = 14,
-	OP_LOOKUP = 15,
-	OP_LOOKUPP = 16,
-	OP_NVERIFY = 17,
-	OP_OPEN = 18,
-	OP_OPENATTR = 19,
-	OP_OPEN_CONFIRM = 20,
-	OP_OPEN_DOWNGRADE = 21,
-	OP_PUTFH = 22,
-	OP_PUTPUBFH = 23,
-	OP_PUTROOTFH = 24,
-	OP_READ = 25,
-	OP_READDIR = 26,
-	OP_READLINK = 27,
-	OP_REMOVE = 28,
-	OP_RENAME = 29,
-	OP_RENEW = 30,
-	OP_RESTOREFH = 31,
-	OP_SAVEFH = 32,
-	OP_SECINFO = 33,
-	OP_SETATTR = 34,
-	OP_SETCLIENTID = 35,
-	OP_SETCLIENTID_CONFIRM = 36,
-	OP_VERIFY = 37,
-	OP_WRITE = 38,
-	OP_RELEASE_LOCKOWNER = 39,
-	OP_LAST_40 = 39,
-	OP_ILLEGAL = 10044,
-};
-
-/* Attribute numbers (RFC 7530 section 5). */
-enum {
-	A_SUPPORTED_ATTRS = 0,
-	A_TYPE = 1,
-	A_FH_EXPIRE_TYPE = 2,
-	A_CHANGE = 3,
-	A_SIZE = 4,
-	A_LINK_SUPPORT = 5,
-	A_SYMLINK_SUPPORT = 6,
-	A_NAMED_ATTR = 7,
-	A_FSID = 8,
-	A_UNIQUE_HANDLES = 9,
-	A_LEASE_TIME = 10,
-	A_RDATTR_ERROR = 11,
-	A_ACL = 12,
-	A_ACLSUPPORT = 13,
-	A_CANSETTIME = 15,
-	A_CASE_INSENSITIVE = 16,
-	A_CASE_PRESERVING = 17,
-	A_CHOWN_RESTRICTED = 18,
-	A_FILEHANDLE = 19,
-	A_FILEID = 20,
-	A_FILES_AVAIL = 21,
-	A_FILES_FREE = 22,
-	A_FILES_TOTAL = 23,
-	A_HOMOGENEOUS = 26,
-	A_MAXFILESIZE = 27,
-	A_MAXLINK = 28,
-	A_MAXNAME = 29,
-	A_MAXREAD = 30,
-	A_MAXWRITE = 31,
-	A_MODE = 33,
-	A_NO_TRUNC = 34,
-	A_NUMLINKS = 35,
-	A_OWNER = 36,
-	A_OWNER_GROUP = 37,
-	A_RAWDEV = 41,
-	A_SPACE_AVAIL = 42,
-	A_SPACE_FREE = 43,
-	A_SPACE_TOTAL = 44,
-	A_SPACE_USED = 45,
-	A_TIME_ACCESS = 47,
-	A_TIME_ACCESS_SET = 48,
-	A_TIME_DELTA = 51,
-	A_TIME_METADATA = 52,
-	A_TIME_MODIFY = 53,
-	A_TIME_MODIFY_SET = 54,
-	A_MOUNTED_ON_FILEID = 55,
-	A_NATTRS = 56,
-};
-
-#define BIT(n) (1ull << (n))
-/* What GETATTR can return; the two *_SET attributes are write-only. */
-static const uint64_t nfs4_readable =
-	BIT(A_SUPPORTED_ATTRS) | BIT(A_TYPE) | BIT(A_FH_EXPIRE_TYPE) |
-	BIT(A_CHANGE) | BIT(A_SIZE) | BIT(A_LINK_SUPPORT) |
-	BIT(A_SYMLINK_SUPPORT) | BIT(A_NAMED_ATTR) | BIT(A_FSID) |
-	BIT(A_UNIQUE_HANDLES) | BIT(A_LEASE_TIME) | BIT(A_RDATTR_ERROR) |
-	BIT(A_ACLSUPPORT) | BIT(A_CANSETTIME) | BIT(A_CASE_INSENSITIVE) |
-	BIT(A_CASE_PRESERVING) | BIT(A_CHOWN_RESTRICTED) | BIT(A_FILEHANDLE) |
-	BIT(A_FILEID) | BIT(A_FILES_AVAIL) | BIT(A_FILES_FREE) |
-	BIT(A_FILES_TOTAL) | BIT(A_HOMOGENEOUS) | BIT(A_MAXFILESIZE) |
-	BIT(A_MAXLINK) | BIT(A_MAXNAME) | BIT(A_MAXREAD) | BIT(A_MAXWRITE) |
-	BIT(A_MODE) | BIT(A_NO_TRUNC) | BIT(A_NUMLINKS) | BIT(A_OWNER) |
-	BIT(A_OWNER_GROUP) | BIT(A_RAWDEV) | BIT(A_SPACE_AVAIL) |
-	BIT(A_SPACE_FREE) | BIT(A_SPACE_TOTAL) | BIT(A_SPACE_USED) |
-	BIT(A_TIME_ACCESS) | BIT(A_TIME_DELTA) | BIT(A_TIME_METADATA) |
-	BIT(A_TIME_MODIFY) | BIT(A_MOUNTED_ON_FILEID);
-static const uint64_t nfs4_writable =
-	BIT(A_SIZE) | BIT(A_MODE) | BIT(A_OWNER) | BIT(A_OWNER_GROUP) |
-	BIT(A_TIME_ACCESS_SET) | BIT(A_TIME_MODIFY_SET);
-#define NFS4_SUPPORTED (nfs4_readable | nfs4_writable)
-
-/* A current or saved filehandle. */
-struct v4fh {
-	bool set;
-	bool pseudo;
-	char path[NFS4_FHSIZE]; /* pseudo: the path below the root */
-	struct srv_export *ex;	/* otherwise: the export and the handle */
-	struct un_handle fh;
-};
-
-/* One COMPOUND in progress. */
-struct cstate {
-	struct rpc_req *req;
-	struct server *srv;
-	XDR *a, *r;
-	uint32_t minor;
-	struct v4fh cur, saved;
-	struct un_cred cred;
-	bool keep_body; /* the op's results follow a failing status too */
-	/* 4.1: the session slot this COMPOUND holds (SEQUENCE) */
-	struct nfs4_session *session;
-	struct nfs4_slot *slot;
-	bool destroy_session;
-	uint8_t *replay; /* a retransmission: the cached reply to send */
-	u_int replaylen;
-};
-
-/* An object whose attributes are being encoded. */
-struct v4obj {
-	const struct v4fh *fh;
-	struct un_attr attr;
-	struct srv_export *ex; /* NULL in the pseudo file system */
-	bool have_statfs;
-	struct un_statfs st;
-};
-
-/* ---- state --------------------------------------------------------------
- * Client ids and stateids start with the boot time, which is all a first
- * step needs to tell a stale id from a current one.
- */
-static pthread_mutex_t nfs4_state_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t nfs4_next_id = 1;
-
-static uint64_t nfs4_new_id(void)
-{
-	uint64_t id;
-
-	pthread_mutex_lock(&nfs4_state_lock);
-	id = nfs4_next_id++;
-	pthread_mutex_unlock(&nfs4_state_lock);
-	return id;
-}
-
-static uint32_t nfs4_epoch(const struct server *srv)
-{
-	return (uint32_t)srv->boot_time;
-}
-
-static uint64_t nfs4_new_clientid(const struct server *srv)
-{
-	return (uint64_t)nfs4_epoch(srv) << 32 | (uint32_t)nfs4_new_id();
-}
-
-static bool nfs4_clientid_current(const struct server *srv, uint64_t id)
-{
-	return (uint32_t)(id >> 32) == nfs4_epoch(srv);
-}
-
-struct stateid4 {
-	uint32_t seqid;
-	uint8_t other[12];
-};
-
-static void nfs4_new_stateid(const struct server *srv, struct stateid4 *s)
-{
-	uint32_t e = htonl(nfs4_epoch(srv));
-	uint64_t id = nfs4_new_id();
-
-	s->seqid = 1;
-	memcpy(s->other, &e, 4);
-	memcpy(s->other + 4, &id, 8);
-}
-
-/* The all-zeros and all-ones special stateids, or one of this boot. */
-static int nfs4_check_stateid(const struct server *srv,
-			      const struct stateid4 *s)
-{
-	static const uint8_t zeros[12], ones[12] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	};
-	uint32_t e = htonl(nfs4_epoch(srv));
-
-	if (!memcmp(s->other, zeros, 12) || !memcmp(s->other, ones, 12))
-		return NFS4_OK;
-	if (memcmp(s->other, &e, 4))
-		return NFS4ERR_STALE_STATEID;
-	return NFS4_OK;
-}
-
-/* ---- XDR helpers --------------------------------------------------------- */
-
-/* xdr_inline gives int32_t *; the reply is written as raw bytes. */
-static void *xinline(XDR *x, u_int n)
-{
-	return xdr_inline(x, (int)n);
-}
-
-static bool d32(XDR *x, uint32_t *v)
-{
-	return xdr_uint32_t(x, v);
-}
-
-static bool d64(XDR *x, uint64_t *v)
-{
-	return xdr_uint64_t(x, v);
-}
-
-static bool e32(XDR *x, uint32_t v)
-{
-	return xdr_uint32_t(x, &v);
-}
-
-static bool e64(XDR *x, uint64_t v)
-{
-	return xdr_uint64_t(x, &v);
-}
-
-static bool efixed(XDR *x, const void *p, u_int n)
-{
-	return xdr_opaque(x, (char *)p, n);
-}
-
-static bool ebytes(XDR *x, const void *p, u_int n)
-{
-	char *cp = (char *)p;
-
-	return xdr_bytes(x, &cp, &n, n);
-}
-
-/* A variable-length opaque of at most max bytes, into buf. */
-static bool dbytes(XDR *x, void *buf, u_int max, u_int *len)
-{
-	char *cp = buf;
-
-	return xdr_bytes(x, &cp, len, max);
-}
-
-static bool dstateid(XDR *x, struct stateid4 *s)
-{
-	return d32(x, &s->seqid) && xdr_opaque(x, (char *)s->other, 12);
-}
-
-static bool estateid(XDR *x, const struct stateid4 *s)
-{
-	return e32(x, s->seqid) && efixed(x, s->other, 12);
-}
-
-static bool dbitmap(XDR *x, uint32_t bm[NFS4_BITMAP_WORDS])
-{
-	uint32_t n, w, i;
-
-	memset(bm, 0, NFS4_BITMAP_WORDS * sizeof(bm[0]));
-	if (!d32(x, &n) || n > 64)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!d32(x, &w))
-			return false;
-		if (i < NFS4_BITMAP_WORDS)
-			bm[i] = w;
-	}
-	return true;
-}
-
-static uint64_t bm64(const uint32_t bm[NFS4_BITMAP_WORDS])
-{
-	return (uint64_t)bm[1] << 32 | bm[0];
-}
-
-static bool ebitmap(XDR *x, uint64_t bits)
-{
-	return e32(x, 2) && e32(x, (uint32_t)bits) && e32(x, bits >> 32);
-}
-
-/*
- * A component4: up to NFS4_OPAQUE_MAX bytes decode (longer is bad XDR);
- * the status says whether it is a name the engine can take.
- */
-struct comp4 {
-	char s[NFS4_OPAQUE_MAX + 1];
-	u_int len;
-};
-
-static bool dcomp(XDR *x, struct comp4 *c)
-{
-	if (!dbytes(x, c->s, NFS4_OPAQUE_MAX, &c->len))
-		return false;
-	c->s[c->len] = '\0';
-	return true;
-}
-
-static int comp_check(const struct comp4 *c)
-{
-	if (c->len == 0)
-		return NFS4ERR_INVAL;
-	if (c->len > UN_NAME_MAX)
-		return NFS4ERR_NAMETOOLONG;
-	if (memchr(c->s, '\0', c->len))
-		return NFS4ERR_BADCHAR;
-	if (strchr(c->s, '/') || !strcmp(c->s, ".") || !strcmp(c->s, ".."))
-		return NFS4ERR_BADNAME;
-	return NFS4_OK;
-}
-
-static uint64_t ts_ns(const struct timespec *t)
-{
-	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
-}
-
-static bool etime(XDR *x, const struct timespec *t)
-{
-	return e64(x, (uint64_t)(int64_t)t->tv_sec) &&
-	       e32(x, (uint32_t)t->tv_nsec);
-}
-
-/* change_info4 from a directory's wcc data. */
-static bool ecinfo(XDR *x, const struct un_wcc *w)
-{
-	uint64_t before = w->pre_valid ? ts_ns(&w->pre_ctime) : 0;
-	uint64_t after = w->post_valid ? ts_ns(&w->post.ctime) : 0;
-
-	return e32(x, w->pre_valid && w->post_valid) && e64(x, before) &&
-	       e64(x, after);
-}
-
-static int nfs4_status(int err)
-{
-	switch (-err) {
-	case 0:
-		return NFS4_OK;
-	case EPERM:
-		return NFS4ERR_PERM;
-	case ENOENT:
-		return NFS4ERR_NOENT;
-	case ENXIO:
-		return NFS4ERR_NXIO;
-	case EACCES:
-	case ETXTBSY:
-		return NFS4ERR_ACCESS;
-	case EEXIST:
-		return NFS4ERR_EXIST;
-	case EXDEV:
-		return NFS4ERR_XDEV;
-	case ENOTDIR:
-		return NFS4ERR_NOTDIR;
-	case EISDIR:
-		return NFS4ERR_ISDIR;
-	case EINVAL:
-	case EOVERFLOW:
-	case ERANGE:
-		return NFS4ERR_INVAL;
-	case ELOOP:
-		return NFS4ERR_SYMLINK;
-	case EFBIG:
-		return NFS4ERR_FBIG;
-	case ENOSPC:
-		return NFS4ERR_NOSPC;
-	case EROFS:
-		return NFS4ERR_ROFS;
-	case EMLINK:
-		return NFS4ERR_MLINK;
-	case ENAMETOOLONG:
-		return NFS4ERR_NAMETOOLONG;
-	case ENOTEMPTY:
-		return NFS4ERR_NOTEMPTY;
-	case EDQUOT:
-		return NFS4ERR_DQUOT;
-	case ESTALE:
-		return NFS4ERR_STALE;
-	case ENOTSUP:
-		return NFS4ERR_NOTSUPP;
-	case UN_EBADHANDLE:
-		return NFS4ERR_BADHANDLE;
-	case UN_EBADCOOKIE:
-		return NFS4ERR_BAD_COOKIE;
-	case UN_ENOTSYNC:
-		return NFS4ERR_NOT_SAME;
-	default:
-		return NFS4ERR_IO;
-	}
-}
+#include "nfs4state.h"
+#include "nfs4xdr.h"
 
 /* ---- pseudo file system -------------------------------------------------- */
 
-static bool export_v4(const struct srv_export *ex)
+bool nfs4_export_v4(const struct srv_export *ex)
 {
 	unsigned v = ex->conf ? ex->conf->versions : 0;
 
@@ -521,7 +54,7 @@ static bool export_v4(const struct srv_export *ex)
 }
 
 /* An export's path below the pseudo root: "/a/b" -> "a/b", "/" -> "". */
-static const char *export_rel(const struct srv_export *ex)
+const char *nfs4_export_rel(const struct srv_export *ex)
 {
 	const char *n = ex->conf->u.name;
 
@@ -536,7 +69,7 @@ static struct srv_export *pseudo_export_at(struct server *srv,
 	for (unsigned i = 0; i < srv->nexports; i++) {
 		struct srv_export *ex = &srv->exports[i];
 
-		if (export_v4(ex) && !strcmp(export_rel(ex), path))
+		if (nfs4_export_v4(ex) && !strcmp(nfs4_export_rel(ex), path))
 			return ex;
 	}
 	return NULL;
@@ -550,9 +83,9 @@ static bool pseudo_is_dir(struct server *srv, const char *path)
 	if (n == 0)
 		return true;
 	for (unsigned i = 0; i < srv->nexports; i++) {
-		const char *r = export_rel(&srv->exports[i]);
+		const char *r = nfs4_export_rel(&srv->exports[i]);
 
-		if (export_v4(&srv->exports[i]) && !strncmp(r, path, n) &&
+		if (nfs4_export_v4(&srv->exports[i]) && !strncmp(r, path, n) &&
 		    r[n] == '/')
 			return true;
 	}
@@ -578,7 +111,7 @@ static int pseudo_enter(struct server *srv, const char *path, struct v4fh *fh)
 	return NFS4_OK;
 }
 
-static uint64_t pseudo_fileid(const char *path)
+uint64_t nfs4_pseudo_fileid(const char *path)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -595,25 +128,13 @@ static void pseudo_attr(const struct server *srv, const char *path,
 	a->mode = 0555;
 	a->nlink = 2;
 	a->size = 4096;
-	a->fileid = pseudo_fileid(path);
+	a->fileid = nfs4_pseudo_fileid(path);
 	a->atime.tv_sec = (time_t)srv->boot_time;
 	a->mtime = a->ctime = a->atime;
 }
 
 /* ---- file handles -------------------------------------------------------- */
 
-static bool efh(XDR *x, const struct v4fh *fh)
-{
-	uint8_t buf[NFS4_FHSIZE];
-	size_t n;
-
-	if (!fh->pseudo)
-		return ebytes(x, fh->fh.data, fh->fh.len);
-	n = strlen(fh->path);
-	buf[0] = NFS4_PSEUDO_FH;
-	memcpy(buf + 1, fh->path, n);
-	return ebytes(x, buf, (u_int)n + 1);
-}
 
 static int fh_from_wire(struct cstate *cs, const uint8_t *p, u_int len,
 			struct v4fh *fh)
@@ -640,7 +161,7 @@ static int fh_from_wire(struct cstate *cs, const uint8_t *p, u_int len,
 	if (un_handle_export_id(&fh->fh, &id) < 0)
 		return NFS4ERR_BADHANDLE;
 	fh->ex = server_export_by_handle(cs->srv, &fh->fh);
-	if (fh->ex == NULL || !export_v4(fh->ex))
+	if (fh->ex == NULL || !nfs4_export_v4(fh->ex))
 		return NFS4ERR_STALE;
 	fh->set = true;
 	return NFS4_OK;
@@ -668,7 +189,7 @@ static int nfs4_use(struct cstate *cs, const struct v4fh *fh, bool modifying)
 	}
 }
 
-static int nfs4_getattr(struct cstate *cs, const struct v4fh *fh,
+int nfs4_getattr(struct cstate *cs, const struct v4fh *fh,
 			struct un_attr *a)
 {
 	if (fh->pseudo) {
@@ -694,7 +215,7 @@ static int need_dir(struct cstate *cs, const struct v4fh *fh)
 	return st;
 }
 
-static bool is_export_root(const struct v4fh *fh)
+bool nfs4_is_export_root(const struct v4fh *fh)
 {
 	struct un_handle root;
 
@@ -703,273 +224,24 @@ static bool is_export_root(const struct v4fh *fh)
 	       !memcmp(root.data, fh->fh.data, root.len);
 }
 
-/* ---- attributes ---------------------------------------------------------- */
 
-static bool estr_id(XDR *x, uint32_t id)
+/* The state's name for the file the current filehandle names. */
+static int cur_file(struct cstate *cs, struct nfs4_file *f)
 {
-	char s[16];
-	int n = snprintf(s, sizeof(s), "%u", id);
-
-	return ebytes(x, s, (u_int)n);
-}
-
-static int obj_statfs(struct v4obj *o)
-{
-	if (o->have_statfs)
-		return 0;
-	o->have_statfs = true;
-	if (o->ex == NULL) {
-		memset(&o->st, 0, sizeof(o->st));
-		o->st.name_max = UN_NAME_MAX;
-		return 0;
-	}
-	return un_statfs(o->ex->ux, &o->fh->fh, &o->st);
-}
-
-static bool eattr(struct cstate *cs, XDR *x, struct v4obj *o, int n)
-{
-	const struct un_attr *a = &o->attr;
-
-	switch (n) {
-	case A_SUPPORTED_ATTRS:
-		return ebitmap(x, NFS4_SUPPORTED);
-	case A_TYPE:
-		return e32(x, a->type);
-	case A_FH_EXPIRE_TYPE:
-		return e32(x, 0); /* FH4_PERSISTENT */
-	case A_CHANGE:
-		return e64(x, ts_ns(&a->ctime));
-	case A_SIZE:
-		return e64(x, a->size);
-	case A_LINK_SUPPORT:
-	case A_SYMLINK_SUPPORT:
-	case A_UNIQUE_HANDLES:
-	case A_CANSETTIME:
-	case A_CASE_PRESERVING:
-	case A_CHOWN_RESTRICTED:
-	case A_HOMOGENEOUS:
-	case A_NO_TRUNC:
-		return e32(x, 1);
-	case A_NAMED_ATTR:
-	case A_CASE_INSENSITIVE:
-		return e32(x, 0);
-	case A_FSID:
-		if (o->ex == NULL)
-			return e64(x, ~0ull) && e64(x, ~0ull);
-		return e64(x, a->fsid) && e64(x, 0);
-	case A_LEASE_TIME:
-		return e32(x, NFS4_LEASE);
-	case A_RDATTR_ERROR:
-		return e32(x, NFS4_OK);
-	case A_ACLSUPPORT:
-		return e32(x, 0);
-	case A_FILEHANDLE:
-		return efh(x, o->fh);
-	case A_FILEID:
-		return e64(x, a->fileid);
-	case A_FILES_AVAIL:
-		return obj_statfs(o) == 0 && e64(x, o->st.afiles);
-	case A_FILES_FREE:
-		return obj_statfs(o) == 0 && e64(x, o->st.ffiles);
-	case A_FILES_TOTAL:
-		return obj_statfs(o) == 0 && e64(x, o->st.tfiles);
-	case A_MAXFILESIZE:
-		return e64(x, INT64_MAX);
-	case A_MAXLINK:
-		return e32(x, 65000);
-	case A_MAXNAME:
-		return e32(x, UN_NAME_MAX);
-	case A_MAXREAD:
-	case A_MAXWRITE:
-		return e64(x, NFS4_MAXIO);
-	case A_MODE:
-		return e32(x, a->mode & 07777);
-	case A_NUMLINKS:
-		return e32(x, a->nlink);
-	case A_OWNER:
-		return estr_id(x, a->uid);
-	case A_OWNER_GROUP:
-		return estr_id(x, a->gid);
-	case A_RAWDEV:
-		return e32(x, a->rdev_major) && e32(x, a->rdev_minor);
-	case A_SPACE_AVAIL:
-		return obj_statfs(o) == 0 && e64(x, o->st.abytes);
-	case A_SPACE_FREE:
-		return obj_statfs(o) == 0 && e64(x, o->st.fbytes);
-	case A_SPACE_TOTAL:
-		return obj_statfs(o) == 0 && e64(x, o->st.tbytes);
-	case A_SPACE_USED:
-		return e64(x, a->used);
-	case A_TIME_ACCESS:
-		return etime(x, &a->atime);
-	case A_TIME_DELTA: {
-		struct timespec d = { 0, 1 };
-
-		return etime(x, &d);
-	}
-	case A_TIME_METADATA:
-		return etime(x, &a->ctime);
-	case A_TIME_MODIFY:
-		return etime(x, &a->mtime);
-	case A_MOUNTED_ON_FILEID:
-		/* An export's root sits on a pseudo directory. */
-		if (o->ex != NULL && a->type == UN_DIR && is_export_root(o->fh))
-			return e64(x, pseudo_fileid(export_rel(o->ex)));
-		return e64(x, a->fileid);
-	default:
-		(void)cs;
-		return false;
-	}
-}
-
-/* fattr4 with the requested attributes we can give. */
-static bool efattr(struct cstate *cs, XDR *x, struct v4obj *o,
-		   const uint32_t req[NFS4_BITMAP_WORDS])
-{
-	uint64_t bits = bm64(req) & nfs4_readable;
-	uint32_t *lenp;
-	u_int start;
-
-	if (!ebitmap(x, bits))
-		return false;
-	lenp = xinline(x, 4);
-	if (lenp == NULL)
-		return false;
-	start = xdr_getpos(x);
-	for (int n = 0; n < A_NATTRS; n++)
-		if ((bits & BIT(n)) && !eattr(cs, x, o, n))
-			return false;
-	*lenp = htonl(xdr_getpos(x) - start);
-	return true;
-}
-
-static int obj_load(struct cstate *cs, const struct v4fh *fh,
-		    struct v4obj *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->fh = fh;
-	o->ex = fh->pseudo ? NULL : fh->ex;
-	return nfs4_getattr(cs, fh, &o->attr);
-}
-
-static int parse_id(const char *s, u_int len, uint32_t *id)
-{
-	char buf[32];
-	char *end;
-	unsigned long v;
-
-	/* "1000" or "1000@domain": numeric ids, as Linux sends without
-	 * an id mapper. */
-	const char *at = memchr(s, '@', len);
-
-	if (at)
-		len = (u_int)(at - s);
-	if (len == 0 || len >= sizeof(buf))
-		return NFS4ERR_BADOWNER;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (*end || errno || v > UINT32_MAX)
-		return NFS4ERR_BADOWNER;
-	*id = (uint32_t)v;
+	memset(f, 0, sizeof(*f));
+	if (!cs->cur.set)
+		return NFS4ERR_NOFILEHANDLE;
+	if (cs->cur.pseudo)
+		return NFS4ERR_ISDIR;
+	f->export_id = cs->cur.ex->id;
+	f->fh = cs->cur.fh;
 	return NFS4_OK;
-}
-
-static bool dsettime(XDR *x, struct un_sattr *sa, uint32_t now_bit,
-		     uint32_t set_bit, struct timespec *t)
-{
-	uint32_t how, ns;
-	uint64_t s;
-
-	if (!d32(x, &how))
-		return false;
-	if (how == 0) { /* SET_TO_SERVER_TIME4 */
-		sa->mask |= now_bit;
-		return true;
-	}
-	if (!d64(x, &s) || !d32(x, &ns))
-		return false;
-	t->tv_sec = (time_t)(int64_t)s;
-	t->tv_nsec = ns;
-	sa->mask |= set_bit;
-	return true;
-}
-
-/*
- * Decode a fattr4 to set.  *set receives the bits taken; returns a status
- * (ATTRNOTSUPP for what we cannot set, INVAL for read-only attributes).
- */
-static int dfattr_set(XDR *x, struct un_sattr *sa, uint64_t *set)
-{
-	uint32_t bm[NFS4_BITMAP_WORDS];
-	char vals[4096], owner[NFS4_OPAQUE_MAX + 1];
-	u_int len, olen;
-	uint64_t bits;
-	XDR v;
-	int st = NFS4_OK;
-
-	memset(sa, 0, sizeof(*sa));
-	*set = 0;
-	if (!dbitmap(x, bm) || !dbytes(x, vals, sizeof(vals), &len))
-		return NFS4ERR_BADXDR;
-	bits = bm64(bm);
-	if (bm[2] || (bits & ~NFS4_SUPPORTED))
-		return NFS4ERR_ATTRNOTSUPP;
-	if (bits & ~nfs4_writable)
-		return NFS4ERR_INVAL;
-	xdrmem_create(&v, vals, len, XDR_DECODE);
-	for (int n = 0; n < A_NATTRS && st == NFS4_OK; n++) {
-		bool ok = true;
-
-		if (!(bits & BIT(n)))
-			continue;
-		switch (n) {
-		case A_SIZE:
-			ok = d64(&v, &sa->size);
-			sa->mask |= UN_SET_SIZE;
-			break;
-		case A_MODE:
-			ok = d32(&v, &sa->mode);
-			sa->mode &= 07777;
-			sa->mask |= UN_SET_MODE;
-			break;
-		case A_OWNER:
-		case A_OWNER_GROUP:
-			ok = dbytes(&v, owner, NFS4_OPAQUE_MAX, &olen);
-			if (!ok)
-				break;
-			st = parse_id(owner, olen,
-				      n == A_OWNER ? &sa->uid : &sa->gid);
-			sa->mask |= n == A_OWNER ? UN_SET_UID : UN_SET_GID;
-			break;
-		case A_TIME_ACCESS_SET:
-			ok = dsettime(&v, sa, UN_SET_ATIME_NOW, UN_SET_ATIME,
-				      &sa->atime);
-			break;
-		case A_TIME_MODIFY_SET:
-			ok = dsettime(&v, sa, UN_SET_MTIME_NOW, UN_SET_MTIME,
-				      &sa->mtime);
-			break;
-		}
-		if (!ok)
-			st = NFS4ERR_BADXDR;
-	}
-	xdr_destroy(&v);
-	if (st == NFS4_OK)
-		*set = bits;
-	return st;
 }
 
 /* ---- operations ----------------------------------------------------------
  * Each decodes its arguments from cs->a and, on success, encodes its
  * results after the status into cs->r; it returns the status.
  */
-#define ENC(expr)                                                              \
-	do {                                                                   \
-		if (!(expr))                                                   \
-			return NFS4ERR_RESOURCE;                               \
-	} while (0)
 
 static int op_putrootfh(struct cstate *cs)
 {
@@ -1042,7 +314,7 @@ static int verify(struct cstate *cs, bool want_same)
 		return NFS4ERR_BADXDR;
 	if (bm[2] || (bm64(bm) & ~nfs4_readable))
 		return NFS4ERR_ATTRNOTSUPP;
-	if (bm64(bm) & BIT(A_RDATTR_ERROR))
+	if (bm64(bm) & NFS4_BIT(A_RDATTR_ERROR))
 		return NFS4ERR_INVAL;
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st == NFS4_OK)
@@ -1139,10 +411,10 @@ static int op_lookupp(struct cstate *cs)
 		st = nfs4_use(cs, &cs->cur, false);
 	if (st != NFS4_OK)
 		return st;
-	if (cs->cur.pseudo || is_export_root(&cs->cur)) {
+	if (cs->cur.pseudo || nfs4_is_export_root(&cs->cur)) {
 		snprintf(path, sizeof(path), "%s",
 			 cs->cur.pseudo ? cs->cur.path
-					: export_rel(cs->cur.ex));
+					: nfs4_export_rel(cs->cur.ex));
 		if (path[0] == '\0')
 			return NFS4ERR_NOENT;
 		slash = strrchr(path, '/');
@@ -1189,6 +461,18 @@ static int op_readlink(struct cstate *cs)
 	return NFS4_OK;
 }
 
+/* May READ/WRITE/SETATTR(size) use this stateid on the current file? */
+static int io_stateid(struct cstate *cs, const struct stateid4 *sid,
+		      uint32_t want)
+{
+	struct nfs4_file f;
+	int st = cur_file(cs, &f);
+
+	if (st == NFS4_OK)
+		st = nfs4_stateid_io(cs->minor, sid, &f, want);
+	return st;
+}
+
 static int op_read(struct cstate *cs)
 {
 	struct stateid4 sid;
@@ -1206,7 +490,7 @@ static int op_read(struct cstate *cs)
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = nfs4_check_stateid(cs->srv, &sid);
+		st = io_stateid(cs, &sid, SHARE_READ);
 	if (st != NFS4_OK)
 		return st;
 	if (count > NFS4_MAXIO)
@@ -1246,6 +530,10 @@ static int op_write(struct cstate *cs)
 	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) ||
 	    !d32(cs->a, &stable) || !d32(cs->a, &len))
 		return NFS4ERR_BADXDR;
+	/* Its padding would wrap to 0 and xinline would take 0 bytes for
+	 * 4 GB (fuzz/corpus/nfs4/crash-write-len-wraps). */
+	if (len > INT32_MAX - 3)
+		return NFS4ERR_BADXDR;
 	if (len > 0) {
 		data = xinline(cs->a, XDR_ROUNDUP(len));
 		if (data == NULL)
@@ -1255,7 +543,7 @@ static int op_write(struct cstate *cs)
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = nfs4_check_stateid(cs->srv, &sid);
+		st = io_stateid(cs, &sid, SHARE_WRITE);
 	if (st != NFS4_OK)
 		return st;
 	if (stable > UN_FILE_SYNC)
@@ -1300,13 +588,13 @@ static int op_setattr(struct cstate *cs)
 		return NFS4ERR_BADXDR;
 	/* attrsset follows the status whatever it is */
 	cs->keep_body = true;
-	st = dfattr_set(cs->a, &sa, &bits);
+	st = dfattr_set(cs, cs->a, &sa, &bits);
 	if (st == NFS4ERR_BADXDR)
 		cs->keep_body = false;
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && (sa.mask & UN_SET_SIZE))
-		st = nfs4_check_stateid(cs->srv, &sid);
+		st = io_stateid(cs, &sid, SHARE_WRITE);
 	if (st == NFS4_OK)
 		st = nfs4_status(un_setattr(cs->cur.ex->ux, &cs->cred,
 					    &cs->cur.fh, &sa, NULL, NULL));
@@ -1354,7 +642,7 @@ static int op_create(struct cstate *cs)
 	}
 	if (!dcomp(cs->a, &name))
 		return NFS4ERR_BADXDR;
-	st = dfattr_set(cs->a, &sa, &bits);
+	st = dfattr_set(cs, cs->a, &sa, &bits);
 	if (st == NFS4_OK)
 		st = dir_change(cs, &name);
 	if (st != NFS4_OK)
@@ -1537,9 +825,9 @@ static int rd_cb(void *arg, const struct un_dirent *de)
 static bool pseudo_child(const struct srv_export *ex, const char *dir,
 			 size_t dlen, char name[NFS4_FHSIZE])
 {
-	const char *r = export_rel(ex), *end;
+	const char *r = nfs4_export_rel(ex), *end;
 
-	if (!export_v4(ex))
+	if (!nfs4_export_v4(ex))
 		return false;
 	if (dlen && (strncmp(r, dir, dlen) || r[dlen] != '/'))
 		return false;
@@ -1659,25 +947,26 @@ static int op_secinfo(struct cstate *cs)
 	return NFS4_OK;
 }
 
-/* ---- client ids and opens (4.0) ---- */
+/* ---- client ids (4.0) ---- */
 
 static int op_setclientid(struct cstate *cs)
 {
-	char buf[NFS4_OPAQUE_MAX];
+	char name[NFS4_OPAQUE_MAX], buf[NFS4_OPAQUE_MAX];
 	uint8_t verf[8], confirm[8];
 	uint32_t prog, ident;
-	u_int len;
+	u_int len, blen;
 	uint64_t id;
+	int st;
 
-	if (!xdr_opaque(cs->a, (char *)verf, 8) ||
-	    !dbytes(cs->a, buf, sizeof(buf), &len) || !d32(cs->a, &prog) ||
-	    !dbytes(cs->a, buf, sizeof(buf), &len) ||
-	    !dbytes(cs->a, buf, sizeof(buf), &len) || !d32(cs->a, &ident))
+	if (!dfixed(cs->a, verf, 8) ||
+	    !dbytes(cs->a, name, sizeof(name), &len) || !d32(cs->a, &prog) ||
+	    !dbytes(cs->a, buf, sizeof(buf), &blen) ||
+	    !dbytes(cs->a, buf, sizeof(buf), &blen) || !d32(cs->a, &ident))
 		return NFS4ERR_BADXDR;
-	/* TODO: remember clients (by id string and verifier) in the
-	 * catalog, CLID_INUSE for another principal, callbacks. */
-	id = nfs4_new_clientid(cs->srv);
-	memcpy(confirm, &id, 8);
+	/* the callback address is not kept: no delegations are given */
+	st = nfs4_setclientid(verf, name, len, &id, confirm);
+	if (st != NFS4_OK)
+		return st;
 	ENC(e64(cs->r, id) && efixed(cs->r, confirm, 8));
 	return NFS4_OK;
 }
@@ -1687,10 +976,9 @@ static int op_setclientid_confirm(struct cstate *cs)
 	uint64_t id;
 	uint8_t confirm[8];
 
-	if (!d64(cs->a, &id) || !xdr_opaque(cs->a, (char *)confirm, 8))
+	if (!d64(cs->a, &id) || !dfixed(cs->a, confirm, 8))
 		return NFS4ERR_BADXDR;
-	return nfs4_clientid_current(cs->srv, id) ? NFS4_OK
-						  : NFS4ERR_STALE_CLIENTID;
+	return nfs4_setclientid_confirm(id, confirm);
 }
 
 static int op_renew(struct cstate *cs)
@@ -1699,8 +987,57 @@ static int op_renew(struct cstate *cs)
 
 	if (!d64(cs->a, &id))
 		return NFS4ERR_BADXDR;
-	return nfs4_clientid_current(cs->srv, id) ? NFS4_OK
-						  : NFS4ERR_STALE_CLIENTID;
+	return nfs4_client_renew(id);
+}
+
+/* ---- opens ---- */
+
+/* Check an open's access against the file's permissions. */
+static int open_access(struct cstate *cs, const struct un_handle *fh,
+		       const struct un_attr *a, uint32_t access)
+{
+	uint32_t want = 0, granted = 0;
+	int st;
+
+	if (access & SHARE_READ)
+		want |= UN_ACCESS_READ;
+	if (access & SHARE_WRITE)
+		want |= UN_ACCESS_MODIFY;
+	st = un_access(cs->cur.ex->ux, &cs->cred, fh, want, &granted, NULL);
+	if (st < 0)
+		return nfs4_status(st);
+	/* the owner may use her file whatever its mode, as knfsd allows */
+	if ((granted & want) != want && a->uid != cs->cred.uid)
+		return NFS4ERR_ACCESS;
+	return NFS4_OK;
+}
+
+static int open_type(const struct un_attr *a)
+{
+	switch (a->type) {
+	case UN_REG:
+		return NFS4_OK;
+	case UN_DIR:
+		return NFS4ERR_ISDIR;
+	case UN_LNK:
+		return NFS4ERR_SYMLINK;
+	default:
+		return NFS4ERR_INVAL;
+	}
+}
+
+/*
+ * An open for write of a file that still lives in a lower layer copies
+ * it up now, so the data the client writes lands where the handle, which
+ * does not change, will find it, and a failing copy-up (ENOSPC) is the
+ * OPEN's error rather than a later WRITE's.
+ */
+static int open_copy_up(struct cstate *cs, const struct un_handle *fh,
+			uint32_t access)
+{
+	if (!(access & SHARE_WRITE))
+		return NFS4_OK;
+	return nfs4_status(un_copy_up(cs->cur.ex->ux, fh));
 }
 
 /* OPEN with CLAIM_NULL: find or create the file named in cs->cur. */
@@ -1711,56 +1048,59 @@ static int open_file(struct cstate *cs, const struct comp4 *name, bool create,
 {
 	struct un_export *ux = cs->cur.ex->ux;
 	struct un_attr a;
-	uint32_t want = 0, granted = 0;
 	int st;
 
 	*nfh = cs->cur;
-	if (create) {
+	if (create)
 		/* UN_CREATE_* match createmode4 UNCHECKED/GUARDED/EXCLUSIVE */
 		st = un_create(ux, &cs->cred, &cs->cur.fh, name->s,
 			       (enum un_createmode)how, sa, verf, &nfh->fh, &a,
 			       wcc);
-		if (st < 0)
-			return nfs4_status(st);
-	} else {
+	else
 		st = un_lookup(ux, &cs->cred, &cs->cur.fh, name->s, &nfh->fh,
 			       &a, NULL);
-		if (st < 0)
-			return nfs4_status(st);
-	}
-	if (a.type == UN_DIR)
-		return NFS4ERR_ISDIR;
-	if (a.type == UN_LNK)
-		return NFS4ERR_SYMLINK;
-	if (a.type != UN_REG)
-		return NFS4ERR_INVAL;
-	if (access & 1)
-		want |= UN_ACCESS_READ;
-	if (access & 2)
-		want |= UN_ACCESS_MODIFY;
+	if (st < 0)
+		return nfs4_status(st);
+	st = open_type(&a);
 	/* The creator may write a file it just made read-only (RFC 7530
 	 * 16.16.5): only existing files are checked. */
-	if (!create || wcc->post_valid == false) {
-		st = un_access(ux, &cs->cred, &nfh->fh, want, &granted, NULL);
-		if (st < 0)
-			return nfs4_status(st);
-		if ((granted & want) != want && a.uid != cs->cred.uid)
-			return NFS4ERR_ACCESS;
-	}
-	/* TODO: copy up here for a write open, so the handle's data is in
-	 * the upper layer before the first WRITE (un_open_prepare). */
-	return NFS4_OK;
+	if (st == NFS4_OK && (!create || wcc->post_valid == false))
+		st = open_access(cs, &nfh->fh, &a, access);
+	if (st == NFS4_OK)
+		st = open_copy_up(cs, &nfh->fh, access);
+	return st;
 }
 
-static bool eopen_ok(struct cstate *cs, const struct un_wcc *wcc,
-		     uint64_t bits)
+static bool eopen_ok(struct cstate *cs, const struct stateid4 *sid,
+		     const struct un_wcc *wcc, uint64_t bits)
 {
-	struct stateid4 sid;
-
-	nfs4_new_stateid(cs->srv, &sid);
-	return estateid(cs->r, &sid) && ecinfo(cs->r, wcc) &&
+	return estateid(cs->r, sid) && ecinfo(cs->r, wcc) &&
 	       e32(cs->r, 4 /* OPEN4_RESULT_LOCKTYPE_POSIX */) &&
 	       ebitmap(cs->r, bits) && e32(cs->r, 0 /* OPEN_DELEGATE_NONE */);
+}
+
+/* The share reservation for the file nfh names; then the reply. */
+static int open_finish(struct cstate *cs, const struct v4fh *nfh,
+		       uint32_t access, uint32_t deny,
+		       const struct un_wcc *wcc, uint64_t bits)
+{
+	struct nfs4_file f;
+	struct stateid4 sid;
+	struct un_attr a;
+	int st;
+
+	memset(&f, 0, sizeof(f));
+	f.export_id = nfh->ex->id;
+	f.fh = nfh->fh;
+	st = nfs4_getattr(cs, nfh, &a);
+	if (st != NFS4_OK)
+		return st;
+	f.fileid = a.fileid;
+	st = nfs4_open_state(cs, &f, access, deny, &sid);
+	if (st != NFS4_OK)
+		return st;
+	ENC(eopen_ok(cs, &sid, wcc, bits));
+	return NFS4_OK;
 }
 
 /* 4.1 OPEN of the file the current filehandle names (CLAIM_FH). */
@@ -1769,136 +1109,176 @@ static int open_by_fh(struct cstate *cs, uint32_t access, uint32_t deny,
 {
 	struct un_attr a;
 	struct un_wcc wcc;
-	uint32_t want = 0, granted = 0;
 	int st;
 
-	access &= 0xff;
-	if (access == 0 || access > 3 || deny > 3 || opentype != 0)
+	if (opentype != 0)
 		return NFS4ERR_INVAL;
-	st = nfs4_use(cs, &cs->cur, access & 2);
+	st = nfs4_use(cs, &cs->cur, access & SHARE_WRITE);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
 		st = nfs4_getattr(cs, &cs->cur, &a);
+	if (st == NFS4_OK)
+		st = open_type(&a);
+	if (st == NFS4_OK)
+		st = open_access(cs, &cs->cur.fh, &a, access);
+	if (st == NFS4_OK)
+		st = open_copy_up(cs, &cs->cur.fh, access);
 	if (st != NFS4_OK)
 		return st;
-	if (a.type != UN_REG)
-		return a.type == UN_DIR ? NFS4ERR_ISDIR
-		       : a.type == UN_LNK ? NFS4ERR_SYMLINK
-					  : NFS4ERR_INVAL;
-	if (access & 1)
-		want |= UN_ACCESS_READ;
-	if (access & 2)
-		want |= UN_ACCESS_MODIFY;
-	st = nfs4_status(un_access(cs->cur.ex->ux, &cs->cred, &cs->cur.fh,
-				   want, &granted, NULL));
-	if (st != NFS4_OK)
-		return st;
-	if ((granted & want) != want && a.uid != cs->cred.uid)
-		return NFS4ERR_ACCESS;
 	memset(&wcc, 0, sizeof(wcc));
-	ENC(eopen_ok(cs, &wcc, 0));
-	return NFS4_OK;
+	return open_finish(cs, &cs->cur, access, deny, &wcc, 0);
+}
+
+struct open_args {
+	uint32_t seqid, access, deny, opentype, how, claim;
+	uint64_t clientid;
+	char owner[NFS4_OPAQUE_MAX];
+	u_int olen;
+	uint8_t verf[8];
+	struct un_sattr sa;
+	uint64_t bits;
+	struct comp4 name;
+};
+
+/* createhow4; a status for attributes that cannot be set. */
+static int dopen_create(struct cstate *cs, struct open_args *o)
+{
+	if (!d32(cs->a, &o->how))
+		return NFS4ERR_BADXDR;
+	if (o->how == 0 || o->how == 1)
+		return dfattr_set(cs, cs->a, &o->sa, &o->bits);
+	if (o->how == 2)
+		return dfixed(cs->a, o->verf, 8) ? NFS4_OK : NFS4ERR_BADXDR;
+	if (o->how == 3 && cs->minor > 0) /* EXCLUSIVE4_1 */
+		return dfixed(cs->a, o->verf, 8)
+			       ? dfattr_set(cs, cs->a, &o->sa, &o->bits)
+			       : NFS4ERR_BADXDR;
+	return NFS4ERR_INVAL;
+}
+
+static int dopen(struct cstate *cs, struct open_args *o)
+{
+	uint32_t dtype;
+	int st = NFS4_OK;
+
+	memset(o, 0, sizeof(*o));
+	if (!d32(cs->a, &o->seqid) || !d32(cs->a, &o->access) ||
+	    !d32(cs->a, &o->deny) || !d64(cs->a, &o->clientid) ||
+	    !dbytes(cs->a, o->owner, sizeof(o->owner), &o->olen) ||
+	    !d32(cs->a, &o->opentype))
+		return NFS4ERR_BADXDR;
+	if (o->opentype == 1) /* OPEN4_CREATE */
+		st = dopen_create(cs, o);
+	if (st != NFS4_OK)
+		return st;
+	if (!d32(cs->a, &o->claim))
+		return NFS4ERR_BADXDR;
+	switch (o->claim) {
+	case 0: /* CLAIM_NULL */
+		return dcomp(cs->a, &o->name) ? NFS4_OK : NFS4ERR_BADXDR;
+	case 1: /* CLAIM_PREVIOUS */
+		return d32(cs->a, &dtype) ? NFS4_OK : NFS4ERR_BADXDR;
+	case 4: /* CLAIM_FH (4.1) */
+		return cs->minor ? NFS4_OK : NFS4ERR_NOTSUPP;
+	default:
+		return NFS4ERR_NOTSUPP;
+	}
+}
+
+/* A retransmitted seqid-mutating op: its reply again (RFC 7530 9.1.9). */
+static int replay_reply(struct cstate *cs, struct nfs4_replay *rp)
+{
+	int st = rp->status;
+
+	if (rp->len && !efixed(cs->r, rp->body, rp->len))
+		st = NFS4ERR_RESOURCE;
+	else
+		cs->keep_body = true;
+	nfs4_replay_free(rp);
+	return st;
+}
+
+static int open_null(struct cstate *cs, struct open_args *o)
+{
+	struct un_wcc wcc;
+	struct v4fh nfh;
+	bool create = o->opentype == 1;
+	int st;
+
+	st = need_dir(cs, &cs->cur);
+	if (st == NFS4_OK)
+		st = comp_check(&o->name);
+	if (st == NFS4_OK)
+		st = nfs4_use(cs, &cs->cur,
+			      create || (o->access & SHARE_WRITE));
+	if (st == NFS4_OK && cs->cur.pseudo)
+		st = create ? NFS4ERR_ROFS : NFS4ERR_ISDIR;
+	if (st != NFS4_OK)
+		return st;
+	memset(&wcc, 0, sizeof(wcc));
+	st = open_file(cs, &o->name, create, o->how == 3 ? 2 : o->how, &o->sa,
+		       o->verf, o->access, &nfh, &wcc);
+	/* EXCLUSIVE4 sets no attributes: the client follows with SETATTR */
+	if (o->how >= 2)
+		o->bits = 0;
+	if (st == NFS4_OK)
+		st = open_finish(cs, &nfh, o->access, o->deny, &wcc, o->bits);
+	if (st == NFS4_OK)
+		cs->cur = nfh;
+	return st;
 }
 
 static int op_open(struct cstate *cs)
 {
-	uint32_t seqid, access, deny, opentype, how = 0, claim, dtype;
-	char owner[NFS4_OPAQUE_MAX];
-	uint8_t verf[8] = { 0 };
-	struct comp4 name;
-	struct un_sattr sa;
-	struct un_wcc wcc;
+	struct open_args *o = malloc(sizeof(*o));
+	struct nfs4_replay rp;
 	struct v4fh nfh;
-	uint64_t clientid, bits = 0;
-	u_int olen;
-	int st = NFS4_OK;
+	int st, dst;
 
-	memset(&sa, 0, sizeof(sa));
-	if (!d32(cs->a, &seqid) || !d32(cs->a, &access) ||
-	    !d32(cs->a, &deny) || !d64(cs->a, &clientid) ||
-	    !dbytes(cs->a, owner, sizeof(owner), &olen) ||
-	    !d32(cs->a, &opentype))
-		return NFS4ERR_BADXDR;
-	if (opentype == 1) { /* OPEN4_CREATE */
-		if (!d32(cs->a, &how))
-			return NFS4ERR_BADXDR;
-		if (how == 0 || how == 1)
-			st = dfattr_set(cs->a, &sa, &bits);
-		else if (how == 2)
-			st = xdr_opaque(cs->a, (char *)verf, 8)
-				     ? NFS4_OK
-				     : NFS4ERR_BADXDR;
-		else if (how == 3 && cs->minor > 0) /* EXCLUSIVE4_1 */
-			st = xdr_opaque(cs->a, (char *)verf, 8)
-				     ? dfattr_set(cs->a, &sa, &bits)
-				     : NFS4ERR_BADXDR;
-		else
-			return NFS4ERR_INVAL;
-		if (st != NFS4_OK)
-			return st;
+	if (o == NULL)
+		return NFS4ERR_RESOURCE;
+	st = dst = dopen(cs, o);
+	if (dst == NFS4ERR_BADXDR)
+		goto out;
+	/* the owner's seqid decides first: any other error moves it */
+	if (o->claim == 4)
+		st = nfs4_open_owner41(cs, o->clientid, o->owner, o->olen);
+	else
+		st = nfs4_open_owner(cs, o->clientid, o->owner, o->olen,
+				     o->seqid, &rp);
+	if (o->claim != 4 && rp.status >= 0) { /* a retransmission */
+		st = replay_reply(cs, &rp);
+		if (st == NFS4_OK &&
+		    fh_from_wire(cs, rp.fh, rp.fhlen, &nfh) == NFS4_OK)
+			cs->cur = nfh;
+		goto out;
 	}
-	if (!d32(cs->a, &claim))
-		return NFS4ERR_BADXDR;
-	switch (claim) {
-	case 0: /* CLAIM_NULL */
-		if (!dcomp(cs->a, &name))
-			return NFS4ERR_BADXDR;
-		break;
-	case 1: /* CLAIM_PREVIOUS: no state survives a restart yet */
-		if (!d32(cs->a, &dtype))
-			return NFS4ERR_BADXDR;
-		return NFS4ERR_NO_GRACE;
-	case 4: /* CLAIM_FH (4.1): the current filehandle is the file */
-		if (cs->minor == 0)
-			return NFS4ERR_NOTSUPP;
-		return open_by_fh(cs, access, deny, opentype);
-	default:
-		return NFS4ERR_NOTSUPP;
-	}
-	if (!nfs4_clientid_current(cs->srv, clientid))
-		return NFS4ERR_STALE_CLIENTID;
-	access &= 0xff;
-	if (access == 0 || access > 3 || deny > 3)
-		return NFS4ERR_INVAL;
-	if (how == 3) /* EXCLUSIVE4_1 is EXCLUSIVE4 with attributes */
-		how = 2;
-	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
-		st = comp_check(&name);
+		st = dst; /* an argument refused, after the seqid check */
+	if (st == NFS4_OK && o->claim == 1)
+		st = NFS4ERR_NO_GRACE; /* TODO: grace and reclaim */
+	o->access &= 0xff; /* 4.1's WANT_* flags: no delegations */
+	if (st == NFS4_OK && (o->access == 0 || o->access > SHARE_BOTH ||
+			      o->deny > SHARE_BOTH))
+		st = NFS4ERR_INVAL;
 	if (st == NFS4_OK)
-		st = nfs4_use(cs, &cs->cur, opentype == 1 || (access & 2));
-	if (st == NFS4_OK && cs->cur.pseudo)
-		st = opentype == 1 ? NFS4ERR_ROFS : NFS4ERR_ISDIR;
-	if (st != NFS4_OK)
-		return st;
-	memset(&wcc, 0, sizeof(wcc));
-	st = open_file(cs, &name, opentype == 1, how, &sa, verf, access, &nfh,
-		       &wcc);
-	if (st != NFS4_OK)
-		return st;
-	/* EXCLUSIVE4 sets no attributes: the client follows with SETATTR */
-	if (how == 2)
-		bits = 0;
-	ENC(eopen_ok(cs, &wcc, bits));
-	cs->cur = nfh;
-	return NFS4_OK;
+		st = o->claim == 4 ? open_by_fh(cs, o->access, o->deny,
+						o->opentype)
+				   : open_null(cs, o);
+out:
+	free(o);
+	return st;
 }
 
-/* OPEN_CONFIRM, CLOSE, OPEN_DOWNGRADE: the stateid moves to its next
- * seqid.  TODO: check it against the open it names. */
-static int next_stateid(struct cstate *cs, struct stateid4 *sid)
+/* OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE: the stateid moves on. */
+static int open_stid_reply(struct cstate *cs, int st,
+			   struct nfs4_replay *rp, const struct stateid4 *sid)
 {
-	int st;
-
-	if (!cs->cur.set)
-		return NFS4ERR_NOFILEHANDLE;
-	if (cs->cur.pseudo)
-		return NFS4ERR_ISDIR;
-	st = nfs4_check_stateid(cs->srv, sid);
+	if (rp->status >= 0)
+		return replay_reply(cs, rp);
 	if (st != NFS4_OK)
 		return st;
-	sid->seqid++;
 	ENC(estateid(cs->r, sid));
 	return NFS4_OK;
 }
@@ -1906,32 +1286,55 @@ static int next_stateid(struct cstate *cs, struct stateid4 *sid)
 static int op_open_confirm(struct cstate *cs)
 {
 	struct stateid4 sid;
+	struct nfs4_replay rp;
+	struct nfs4_file f;
 	uint32_t seqid;
+	int st;
 
 	if (!dstateid(cs->a, &sid) || !d32(cs->a, &seqid))
 		return NFS4ERR_BADXDR;
-	return next_stateid(cs, &sid);
+	rp.status = -1;
+	st = cur_file(cs, &f);
+	if (st == NFS4_OK)
+		st = nfs4_open_confirm(cs, &sid, seqid, &f, &rp);
+	return open_stid_reply(cs, st, &rp, &sid);
 }
 
 static int op_close(struct cstate *cs)
 {
 	struct stateid4 sid;
+	struct nfs4_replay rp;
+	struct nfs4_file f;
 	uint32_t seqid;
+	int st;
 
 	if (!d32(cs->a, &seqid) || !dstateid(cs->a, &sid))
 		return NFS4ERR_BADXDR;
-	return next_stateid(cs, &sid);
+	rp.status = -1;
+	st = cur_file(cs, &f);
+	if (st == NFS4_OK)
+		st = nfs4_close(cs, &sid, seqid, &f, &rp);
+	return open_stid_reply(cs, st, &rp, &sid);
 }
 
 static int op_open_downgrade(struct cstate *cs)
 {
 	struct stateid4 sid;
+	struct nfs4_replay rp;
+	struct nfs4_file f;
 	uint32_t seqid, access, deny;
+	int st;
 
 	if (!dstateid(cs->a, &sid) || !d32(cs->a, &seqid) ||
 	    !d32(cs->a, &access) || !d32(cs->a, &deny))
 		return NFS4ERR_BADXDR;
-	return next_stateid(cs, &sid);
+	rp.status = -1;
+	access &= 0xff;
+	st = cur_file(cs, &f);
+	if (st == NFS4_OK)
+		st = nfs4_open_downgrade(cs, &sid, seqid, access, deny, &f,
+					 &rp);
+	return open_stid_reply(cs, st, &rp, &sid);
 }
 
 static int op_delegreturn(struct cstate *cs)
@@ -1940,7 +1343,7 @@ static int op_delegreturn(struct cstate *cs)
 
 	if (!dstateid(cs->a, &sid))
 		return NFS4ERR_BADXDR;
-	return NFS4_OK; /* no delegations are given */
+	return NFS4ERR_BAD_STATEID; /* no delegations are given */
 }
 
 static int op_release_lockowner(struct cstate *cs)
@@ -1952,7 +1355,7 @@ static int op_release_lockowner(struct cstate *cs)
 	if (!d64(cs->a, &clientid) ||
 	    !dbytes(cs->a, owner, sizeof(owner), &len))
 		return NFS4ERR_BADXDR;
-	return NFS4_OK;
+	return nfs4_release_lockowner(clientid, owner, len);
 }
 
 static int op_notsupp(struct cstate *cs)
@@ -1961,117 +1364,26 @@ static int op_notsupp(struct cstate *cs)
 	return NFS4ERR_NOTSUPP;
 }
 
-/* ---- 4.1 sessions --------------------------------------------------------
+/* ---- 4.1 sessions ----------------------------------------------------------
  * A session's slot table caches each slot's last reply, so that a
  * retransmitted SEQUENCE gets the reply it missed instead of a second
- * execution (RFC 8881 section 2.10.6).
+ * execution (RFC 8881 section 2.10.6); nfs4state.c keeps them.
  */
-#define NFS4_SESSIONS 64
-#define NFS4_SLOTS 64
-#define NFS4_CACHED_MAX (64 * 1024)
-
-struct nfs4_slot {
-	uint32_t seqid;
-	bool busy;
-	uint8_t *cache; /* the COMPOUND4res of the last request, or NULL */
-	u_int cachelen;
-};
-
-struct nfs4_session {
-	bool used;
-	uint8_t id[16];
-	uint64_t clientid;
-	uint64_t last_used;
-	uint32_t nslots;
-	struct nfs4_slot slots[NFS4_SLOTS];
-};
-
-static struct nfs4_session nfs4_sessions[NFS4_SESSIONS];
-static uint64_t nfs4_session_clock;
-
-static void session_free(struct nfs4_session *se)
-{
-	for (unsigned i = 0; i < NFS4_SLOTS; i++)
-		free(se->slots[i].cache);
-	memset(se, 0, sizeof(*se));
-}
-
-/* Callers hold nfs4_state_lock. */
-static struct nfs4_session *session_find(const uint8_t id[16])
-{
-	for (unsigned i = 0; i < NFS4_SESSIONS; i++)
-		if (nfs4_sessions[i].used &&
-		    !memcmp(nfs4_sessions[i].id, id, 16))
-			return &nfs4_sessions[i];
-	return NULL;
-}
-
-/* A free entry, else the least recently used idle one. */
-static struct nfs4_session *session_alloc(void)
-{
-	struct nfs4_session *lru = NULL;
-
-	for (unsigned i = 0; i < NFS4_SESSIONS; i++) {
-		struct nfs4_session *se = &nfs4_sessions[i];
-		bool busy = false;
-
-		if (!se->used)
-			return se;
-		for (unsigned j = 0; j < se->nslots; j++)
-			busy |= se->slots[j].busy;
-		if (!busy && (lru == NULL || se->last_used < lru->last_used))
-			lru = se;
-	}
-	if (lru)
-		session_free(lru);
-	return lru;
-}
-
-enum {
-	OP_BIND_CONN_TO_SESSION = 41,
-	OP_EXCHANGE_ID = 42,
-	OP_CREATE_SESSION = 43,
-	OP_DESTROY_SESSION = 44,
-	OP_FREE_STATEID = 45,
-	OP_SECINFO_NO_NAME = 52,
-	OP_SEQUENCE = 53,
-	OP_TEST_STATEID = 55,
-	OP_DESTROY_CLIENTID = 57,
-	OP_RECLAIM_COMPLETE = 58,
-	OP_LAST_41 = 58,
-	OP_LAST_42 = 71,
-};
-
-enum {
-	NFS4ERR_BADSESSION = 10052,
-	NFS4ERR_BADSLOT = 10053,
-	NFS4ERR_NOT_ONLY_OP = 10081,
-	NFS4ERR_SEQ_MISORDERED = 10063,
-	NFS4ERR_SEQUENCE_POS = 10064,
-	NFS4ERR_RETRY_UNCACHED_REP = 10068,
-	NFS4ERR_TOO_MANY_OPS = 10070,
-	NFS4ERR_OP_NOT_IN_SESSION = 10071,
-	NFS4ERR_DELAY = 10008,
-};
-
-static bool skip_bytes(XDR *x)
-{
-	char buf[NFS4_OPAQUE_MAX];
-	u_int len;
-
-	return dbytes(x, buf, sizeof(buf), &len);
-}
 
 static int op_exchange_id(struct cstate *cs)
 {
+	char name[NFS4_OPAQUE_MAX];
 	uint8_t verf[8];
-	uint32_t flags, how, n, bm[NFS4_BITMAP_WORDS];
-	uint64_t t;
+	uint32_t flags, how, n, seq, bm[NFS4_BITMAP_WORDS];
+	uint64_t t, id;
+	u_int len;
+	bool confirmed;
 	static const char scope[] = "unionnfsd";
-	uint64_t id;
+	int st;
 
-	if (!xdr_opaque(cs->a, (char *)verf, 8) || !skip_bytes(cs->a) ||
-	    !d32(cs->a, &flags) || !d32(cs->a, &how))
+	if (!dfixed(cs->a, verf, 8) ||
+	    !dbytes(cs->a, name, sizeof(name), &len) || !d32(cs->a, &flags) ||
+	    !d32(cs->a, &how))
 		return NFS4ERR_BADXDR;
 	if (how == 1) { /* SP4_MACH_CRED: two bitmaps, answered SP4_NONE */
 		if (!dbitmap(cs->a, bm) || !dbitmap(cs->a, bm))
@@ -2084,16 +1396,18 @@ static int op_exchange_id(struct cstate *cs)
 	if (n == 1 && !(skip_bytes(cs->a) && skip_bytes(cs->a) &&
 			d64(cs->a, &t) && d32(cs->a, &flags)))
 		return NFS4ERR_BADXDR;
-	/* TODO: one client id per client owner, confirmed flag, catalog. */
-	id = nfs4_new_clientid(cs->srv);
-	ENC(e64(cs->r, id) && e32(cs->r, 1) &&
-	    e32(cs->r, 0x00010000 /* EXCHGID4_FLAG_USE_NON_PNFS */) &&
+	st = nfs4_exchange_id(verf, name, len, &id, &seq, &confirmed);
+	if (st != NFS4_OK)
+		return st;
+	flags = 0x00010000; /* EXCHGID4_FLAG_USE_NON_PNFS */
+	if (confirmed)
+		flags |= 0x80000000; /* EXCHGID4_FLAG_CONFIRMED_R */
+	ENC(e64(cs->r, id) && e32(cs->r, seq) && e32(cs->r, flags) &&
 	    e32(cs->r, 0 /* SP4_NONE */) && e64(cs->r, 0) &&
 	    ebytes(cs->r, scope, sizeof(scope) - 1) &&
 	    ebytes(cs->r, scope, sizeof(scope) - 1) && e32(cs->r, 0));
 	return NFS4_OK;
 }
-
 struct chan_attrs {
 	uint32_t pad, maxreq, maxresp, maxcached, maxops, maxreqs, nird, ird;
 };
@@ -2151,17 +1465,14 @@ static int op_create_session(struct cstate *cs)
 	uint64_t clientid;
 	uint32_t seq, flags, prog;
 	struct chan_attrs fore, back;
-	struct nfs4_session *se;
 	uint8_t id[16];
-	uint64_t n;
+	int st;
 
 	if (!d64(cs->a, &clientid) || !d32(cs->a, &seq) ||
 	    !d32(cs->a, &flags) || !dchan(cs->a, &fore) ||
 	    !dchan(cs->a, &back) || !d32(cs->a, &prog) ||
 	    !skip_cb_sec(cs->a))
 		return NFS4ERR_BADXDR;
-	if (!nfs4_clientid_current(cs->srv, clientid))
-		return NFS4ERR_STALE_CLIENTID;
 	fore.maxreq = min32(fore.maxreq, cs->srv->cfg->max_record);
 	fore.maxresp = min32(fore.maxresp, NFS4_MAXIO + NFS4_REPLY_SLACK);
 	fore.maxcached = min32(fore.maxcached, NFS4_CACHED_MAX);
@@ -2169,21 +1480,9 @@ static int op_create_session(struct cstate *cs)
 	fore.maxreqs = min32(fore.maxreqs, NFS4_SLOTS);
 	if (fore.maxreqs == 0)
 		fore.maxreqs = 1;
-	n = nfs4_new_id();
-	memcpy(id, &clientid, 8);
-	memcpy(id + 8, &n, 8);
-	pthread_mutex_lock(&nfs4_state_lock);
-	se = session_alloc();
-	if (se) {
-		se->used = true;
-		memcpy(se->id, id, 16);
-		se->clientid = clientid;
-		se->nslots = fore.maxreqs;
-		se->last_used = ++nfs4_session_clock;
-	}
-	pthread_mutex_unlock(&nfs4_state_lock);
-	if (se == NULL)
-		return NFS4ERR_DELAY; /* every session is busy */
+	st = nfs4_create_session(clientid, fore.maxreqs, id);
+	if (st != NFS4_OK)
+		return st;
 	/* flags 0: no persistence, no back channel (no callbacks yet) */
 	ENC(efixed(cs->r, id, 16) && e32(cs->r, seq) && e32(cs->r, 0) &&
 	    echan(cs->r, &fore) && echan(cs->r, &back));
@@ -2193,20 +1492,10 @@ static int op_create_session(struct cstate *cs)
 static int op_destroy_session(struct cstate *cs)
 {
 	uint8_t id[16];
-	struct nfs4_session *se;
 
-	if (!xdr_opaque(cs->a, (char *)id, 16))
+	if (!dfixed(cs->a, id, 16))
 		return NFS4ERR_BADXDR;
-	pthread_mutex_lock(&nfs4_state_lock);
-	se = session_find(id);
-	/* The session of this very COMPOUND is in use: its slot is freed
-	 * when the COMPOUND ends (cs->session is cleared below). */
-	if (se && se == cs->session)
-		cs->destroy_session = true;
-	else if (se)
-		session_free(se);
-	pthread_mutex_unlock(&nfs4_state_lock);
-	return se ? NFS4_OK : NFS4ERR_BADSESSION;
+	return nfs4_destroy_session(cs, id);
 }
 
 static int op_destroy_clientid(struct cstate *cs)
@@ -2215,31 +1504,20 @@ static int op_destroy_clientid(struct cstate *cs)
 
 	if (!d64(cs->a, &id))
 		return NFS4ERR_BADXDR;
-	if (!nfs4_clientid_current(cs->srv, id))
-		return NFS4ERR_STALE_CLIENTID;
-	pthread_mutex_lock(&nfs4_state_lock);
-	for (unsigned i = 0; i < NFS4_SESSIONS; i++)
-		if (nfs4_sessions[i].used && nfs4_sessions[i].clientid == id &&
-		    &nfs4_sessions[i] != cs->session)
-			session_free(&nfs4_sessions[i]);
-	pthread_mutex_unlock(&nfs4_state_lock);
-	return NFS4_OK;
+	return nfs4_destroy_clientid(id, cs->session);
 }
 
 static int op_bind_conn_to_session(struct cstate *cs)
 {
 	uint8_t id[16];
 	uint32_t dir, rdma;
-	bool found;
+	int st;
 
-	if (!xdr_opaque(cs->a, (char *)id, 16) || !d32(cs->a, &dir) ||
-	    !d32(cs->a, &rdma))
+	if (!dfixed(cs->a, id, 16) || !d32(cs->a, &dir) || !d32(cs->a, &rdma))
 		return NFS4ERR_BADXDR;
-	pthread_mutex_lock(&nfs4_state_lock);
-	found = session_find(id) != NULL;
-	pthread_mutex_unlock(&nfs4_state_lock);
-	if (!found)
-		return NFS4ERR_BADSESSION;
+	st = nfs4_bind_session(id);
+	if (st != NFS4_OK)
+		return st;
 	ENC(efixed(cs->r, id, 16) && e32(cs->r, 1 /* CDFS4_FORE */) &&
 	    e32(cs->r, 0));
 	return NFS4_OK;
@@ -2252,77 +1530,20 @@ static int op_bind_conn_to_session(struct cstate *cs)
 static int op_sequence(struct cstate *cs)
 {
 	uint8_t id[16];
-	uint32_t seq, slotid, highest, cachethis;
-	struct nfs4_session *se;
-	struct nfs4_slot *sl;
-	uint32_t nslots = 0;
-	int st = NFS4_OK;
+	uint32_t seq, slotid, highest, cachethis, nslots = 0;
+	int st;
 
-	if (!xdr_opaque(cs->a, (char *)id, 16) || !d32(cs->a, &seq) ||
+	if (!dfixed(cs->a, id, 16) || !d32(cs->a, &seq) ||
 	    !d32(cs->a, &slotid) || !d32(cs->a, &highest) ||
 	    !d32(cs->a, &cachethis))
 		return NFS4ERR_BADXDR;
-	pthread_mutex_lock(&nfs4_state_lock);
-	se = session_find(id);
-	if (se == NULL) {
-		st = NFS4ERR_BADSESSION;
-	} else if (slotid >= se->nslots) {
-		st = NFS4ERR_BADSLOT;
-	} else {
-		sl = &se->slots[slotid];
-		nslots = se->nslots;
-		if (sl->busy) {
-			st = NFS4ERR_DELAY;
-		} else if (seq == sl->seqid && seq != 0) {
-			if (sl->cache) {
-				cs->replay = malloc(sl->cachelen);
-				if (cs->replay) {
-					memcpy(cs->replay, sl->cache,
-					       sl->cachelen);
-					cs->replaylen = sl->cachelen;
-				} else {
-					st = NFS4ERR_DELAY;
-				}
-			} else {
-				st = NFS4ERR_RETRY_UNCACHED_REP;
-			}
-		} else if (seq != sl->seqid + 1) {
-			st = NFS4ERR_SEQ_MISORDERED;
-		} else {
-			sl->seqid = seq;
-			sl->busy = true;
-			se->last_used = ++nfs4_session_clock;
-			cs->session = se;
-			cs->slot = sl;
-		}
-	}
-	pthread_mutex_unlock(&nfs4_state_lock);
+	st = nfs4_sequence(cs, id, seq, slotid, &nslots);
 	if (st != NFS4_OK || cs->replay)
 		return st;
 	ENC(efixed(cs->r, id, 16) && e32(cs->r, seq) && e32(cs->r, slotid) &&
 	    e32(cs->r, nslots - 1) && e32(cs->r, nslots - 1) &&
 	    e32(cs->r, 0 /* status flags */));
 	return NFS4_OK;
-}
-
-/* The reply is done: keep it in the slot for a retransmission. */
-static void sequence_done(struct cstate *cs, const uint8_t *res, u_int len)
-{
-	pthread_mutex_lock(&nfs4_state_lock);
-	free(cs->slot->cache);
-	cs->slot->cache = NULL;
-	cs->slot->cachelen = 0;
-	if (len <= NFS4_CACHED_MAX) {
-		cs->slot->cache = malloc(len);
-		if (cs->slot->cache) {
-			memcpy(cs->slot->cache, res, len);
-			cs->slot->cachelen = len;
-		}
-	}
-	cs->slot->busy = false;
-	if (cs->destroy_session)
-		session_free(cs->session);
-	pthread_mutex_unlock(&nfs4_state_lock);
 }
 
 static int op_reclaim_complete(struct cstate *cs)
@@ -2359,7 +1580,7 @@ static int op_test_stateid(struct cstate *cs)
 			return NFS4ERR_BADXDR;
 	ENC(e32(cs->r, n));
 	for (uint32_t i = 0; i < n; i++)
-		ENC(e32(cs->r, (uint32_t)nfs4_check_stateid(cs->srv, &sid[i])));
+		ENC(e32(cs->r, (uint32_t)nfs4_stateid_test(&sid[i])));
 	return NFS4_OK;
 }
 
@@ -2369,102 +1590,14 @@ static int op_free_stateid(struct cstate *cs)
 
 	if (!dstateid(cs->a, &sid))
 		return NFS4ERR_BADXDR;
-	return nfs4_check_stateid(cs->srv, &sid);
+	return nfs4_free_stateid(&sid);
 }
 
 /* ---- byte-range locks ----------------------------------------------------
- * NFS4_LOCKS 0 turns LOCK/LOCKT/LOCKU into NOTSUPP.
- */
-#define NFS4_LOCKS 1
-#if NFS4_LOCKS
-/*
  * The locks live in the daemon's one table (locks.h), keyed by the union
  * object, so NFSv4 and NLM locks conflict and survive copy-up.  A lock
- * stateid names its lock owner here.  TODO: this ring forgets the oldest
- * of NFS4_LOCKSTATES owners (LOCKU then gets BAD_STATEID); lease expiry
- * does not release locks yet.
+ * stateid (nfs4state.c) names its lock owner and remembers what it holds.
  */
-#define NFS4_LOCKSTATES 256
-#define NFS4ERR_DENIED 10010
-#define NFS4ERR_BAD_STATEID 10025
-#define NFS4ERR_LOCK_RANGE 10028
-
-struct nfs4_lockstate {
-	bool used;
-	uint8_t other[12];
-	uint32_t seqid;
-	uint64_t clientid;
-	uint8_t owner[NFS4_OPAQUE_MAX];
-	u_int owner_len;
-};
-
-static struct nfs4_lockstate nfs4_lockstates[NFS4_LOCKSTATES];
-static unsigned nfs4_lockstate_next;
-
-/* Callers hold nfs4_state_lock. */
-static struct nfs4_lockstate *lockstate_find(const uint8_t other[12])
-{
-	for (unsigned i = 0; i < NFS4_LOCKSTATES; i++)
-		if (nfs4_lockstates[i].used &&
-		    !memcmp(nfs4_lockstates[i].other, other, 12))
-			return &nfs4_lockstates[i];
-	return NULL;
-}
-
-/* Copy of a lock stateid's owner, taken under the lock. */
-struct lock_owner4 {
-	uint64_t clientid;
-	uint8_t owner[NFS4_OPAQUE_MAX];
-	u_int owner_len;
-};
-
-static void lk_owner_of(const struct lock_owner4 *lo, struct lk_owner *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->proto = LK_PROTO_NFS4;
-	o->client = &lo->clientid;
-	o->client_len = sizeof(lo->clientid);
-	o->oh = lo->owner;
-	o->oh_len = lo->owner_len;
-}
-
-/* A stateid for a new lock owner, or the existing one's next seqid. */
-static int lockstate_get(struct cstate *cs, bool is_new,
-			 const struct lock_owner4 *lo, struct stateid4 *sid,
-			 struct lock_owner4 *out)
-{
-	struct nfs4_lockstate *ls;
-	int st = NFS4_OK;
-
-	/* before taking nfs4_state_lock: nfs4_new_id takes it too */
-	if (is_new)
-		nfs4_new_stateid(cs->srv, sid);
-	pthread_mutex_lock(&nfs4_state_lock);
-	if (is_new) {
-		ls = &nfs4_lockstates[nfs4_lockstate_next++ % NFS4_LOCKSTATES];
-		memset(ls, 0, sizeof(*ls));
-		ls->used = true;
-		memcpy(ls->other, sid->other, 12);
-		ls->clientid = lo->clientid;
-		memcpy(ls->owner, lo->owner, lo->owner_len);
-		ls->owner_len = lo->owner_len;
-	} else {
-		ls = lockstate_find(sid->other);
-		if (ls == NULL)
-			st = nfs4_check_stateid(cs->srv, sid) == NFS4_OK
-				     ? NFS4ERR_BAD_STATEID
-				     : NFS4ERR_STALE_STATEID;
-	}
-	if (st == NFS4_OK) {
-		sid->seqid = ++ls->seqid;
-		out->clientid = ls->clientid;
-		memcpy(out->owner, ls->owner, ls->owner_len);
-		out->owner_len = ls->owner_len;
-	}
-	pthread_mutex_unlock(&nfs4_state_lock);
-	return st;
-}
-
 /* offset4 + length4 as a lock table range (len 0: to the end). */
 static int lock_range(uint64_t off, uint64_t len, uint64_t *lklen)
 {
@@ -2481,7 +1614,8 @@ static int lock_range(uint64_t off, uint64_t len, uint64_t *lklen)
 }
 
 /* The union object under the current filehandle: a regular file. */
-static int lock_object(struct cstate *cs, struct lk_object *obj)
+static int lock_object(struct cstate *cs, struct lk_object *obj,
+		       struct nfs4_file *f)
 {
 	struct un_attr a;
 	int st = nfs4_use(cs, &cs->cur, false);
@@ -2495,11 +1629,15 @@ static int lock_object(struct cstate *cs, struct lk_object *obj)
 	if (st == NFS4_OK) {
 		obj->export_id = cs->cur.ex->id;
 		obj->fileid = a.fileid;
+		memset(f, 0, sizeof(*f));
+		f->export_id = obj->export_id;
+		f->fh = cs->cur.fh;
+		f->fileid = a.fileid;
 	}
 	return st;
 }
 
-static bool dlock_owner(XDR *x, struct lock_owner4 *lo)
+static bool dlock_owner(XDR *x, struct nfs4_lockowner *lo)
 {
 	return d64(x, &lo->clientid) &&
 	       dbytes(x, lo->owner, sizeof(lo->owner), &lo->owner_len);
@@ -2516,65 +1654,101 @@ static int lock_denied(struct cstate *cs, const struct lk_conflict *c)
 	return NFS4ERR_DENIED;
 }
 
-static int op_lock(struct cstate *cs)
+struct lock_args {
+	uint32_t type, reclaim, is_new, open_seqid, lock_seqid;
+	uint64_t off, len;
+	struct stateid4 sid; /* the open's (new owner) or the lock's */
+	struct nfs4_lockowner owner;
+};
+
+static bool dlock(XDR *x, struct lock_args *l)
 {
-	uint32_t type, reclaim, is_new, seq;
-	uint64_t off, len, lklen = 0;
-	struct stateid4 sid, open_sid;
-	struct lock_owner4 lo, owner;
+	if (!d32(x, &l->type) || !d32(x, &l->reclaim) || !d64(x, &l->off) ||
+	    !d64(x, &l->len) || !d32(x, &l->is_new))
+		return false;
+	if (l->is_new)
+		return d32(x, &l->open_seqid) && dstateid(x, &l->sid) &&
+		       d32(x, &l->lock_seqid) && dlock_owner(x, &l->owner);
+	return dstateid(x, &l->sid) && d32(x, &l->lock_seqid);
+}
+
+/* The lock state the LOCK is for, checked by the seqid rules. */
+static int lock_state(struct cstate *cs, struct lock_args *l,
+		      const struct nfs4_file *f, struct stateid4 *lsid,
+		      struct nfs4_lockowner *lo, struct nfs4_replay *rp)
+{
+	if (!l->is_new)
+		return nfs4_lock_existing(cs, &l->sid, l->lock_seqid, f, lo,
+					  rp);
+	*lo = l->owner;
+	return nfs4_lock_new(cs, &l->sid, l->open_seqid, l->lock_seqid,
+			     &l->owner, f, lsid, rp);
+}
+
+static int lock_take(struct cstate *cs, struct lock_args *l)
+{
+	struct nfs4_replay rp = { .status = -1 };
+	struct stateid4 lsid = l->sid;
 	struct lk_object obj;
+	struct nfs4_file f;
 	struct lk_owner o;
 	struct lk_conflict conflict;
 	enum lk_result r;
+	uint64_t lklen = 0;
 	int st;
 
-	memset(&lo, 0, sizeof(lo));
-	if (!d32(cs->a, &type) || !d32(cs->a, &reclaim) || !d64(cs->a, &off) ||
-	    !d64(cs->a, &len) || !d32(cs->a, &is_new))
-		return NFS4ERR_BADXDR;
-	if (is_new) {
-		if (!d32(cs->a, &seq) || !dstateid(cs->a, &open_sid) ||
-		    !d32(cs->a, &seq) || !dlock_owner(cs->a, &lo))
-			return NFS4ERR_BADXDR;
-	} else if (!dstateid(cs->a, &sid) || !d32(cs->a, &seq)) {
-		return NFS4ERR_BADXDR;
-	}
-	if (type < 1 || type > 4)
-		return NFS4ERR_INVAL;
-	if (reclaim)
-		return NFS4ERR_NO_GRACE;
-	st = lock_range(off, len, &lklen);
+	st = lock_object(cs, &obj, &f);
+	if (st != NFS4_OK)
+		return st;
+	/* the seqid first: the checks after it move it (RFC 7530 9.1.7) */
+	st = lock_state(cs, l, &f, &lsid, &l->owner, &rp);
+	if (rp.status >= 0)
+		return replay_reply(cs, &rp);
+	if (st == NFS4_OK && (l->type < 1 || l->type > 4))
+		st = NFS4ERR_INVAL;
 	if (st == NFS4_OK)
-		st = lock_object(cs, &obj);
-	if (st == NFS4_OK && is_new)
-		st = nfs4_check_stateid(cs->srv, &open_sid);
-	if (st == NFS4_OK && is_new &&
-	    !nfs4_clientid_current(cs->srv, lo.clientid))
-		st = NFS4ERR_STALE_CLIENTID;
+		st = lock_range(l->off, l->len, &lklen);
+	if (st == NFS4_OK && l->reclaim)
+		st = NFS4ERR_NO_GRACE; /* TODO: grace and reclaim */
 	if (st != NFS4_OK)
 		return st;
-	/* the stateid's seqid moves only when the lock is granted */
-	st = lockstate_get(cs, is_new, &lo, &sid, &owner);
-	if (st != NFS4_OK)
-		return st;
-	lk_owner_of(&owner, &o);
+	nfs4_lk_owner(&l->owner, &o);
 	/* READW/WRITEW: the client polls; no blocking grants (no callbacks) */
-	r = lk_lock(&obj, &o, type == 1 || type == 3 ? LK_READ : LK_WRITE, off,
-		    lklen, &conflict, NULL, NULL);
+	r = lk_lock(&obj, &o, l->type == 1 || l->type == 3 ? LK_READ : LK_WRITE,
+		    l->off, lklen, &conflict, NULL, NULL);
 	if (r == LK_DENIED || r == LK_BLOCKED)
 		return lock_denied(cs, &conflict);
 	if (r != LK_OK)
 		return NFS4ERR_RESOURCE;
-	ENC(estateid(cs->r, &sid));
+	/* the stateid's seqid moves only when the lock is granted */
+	st = nfs4_lock_update(&lsid, true, l->off, lklen, &lsid);
+	if (st != NFS4_OK) {
+		lk_unlock(&obj, &o, l->off, lklen);
+		return st;
+	}
+	ENC(estateid(cs->r, &lsid));
 	return NFS4_OK;
+}
+
+static int op_lock(struct cstate *cs)
+{
+	struct lock_args *l = calloc(1, sizeof(*l));
+	int st;
+
+	if (l == NULL)
+		return NFS4ERR_RESOURCE;
+	st = dlock(cs->a, l) ? lock_take(cs, l) : NFS4ERR_BADXDR;
+	free(l);
+	return st;
 }
 
 static int op_lockt(struct cstate *cs)
 {
 	uint32_t type;
 	uint64_t off, len, lklen = 0;
-	struct lock_owner4 lo;
+	struct nfs4_lockowner lo;
 	struct lk_object obj;
+	struct nfs4_file f;
 	struct lk_owner o;
 	struct lk_conflict conflict;
 	int st;
@@ -2586,10 +1760,12 @@ static int op_lockt(struct cstate *cs)
 		return NFS4ERR_INVAL;
 	st = lock_range(off, len, &lklen);
 	if (st == NFS4_OK)
-		st = lock_object(cs, &obj);
+		st = lock_object(cs, &obj, &f);
+	if (st == NFS4_OK && cs->minor == 0)
+		st = nfs4_client_renew(lo.clientid);
 	if (st != NFS4_OK)
 		return st;
-	lk_owner_of(&lo, &o);
+	nfs4_lk_owner(&lo, &o);
 	if (lk_test(&obj, &o, type == 1 || type == 3 ? LK_READ : LK_WRITE, off,
 		    lklen, &conflict) == LK_DENIED)
 		return lock_denied(cs, &conflict);
@@ -2598,31 +1774,37 @@ static int op_lockt(struct cstate *cs)
 
 static int op_locku(struct cstate *cs)
 {
+	struct nfs4_replay rp = { .status = -1 };
 	uint32_t type, seq;
 	uint64_t off, len, lklen = 0;
 	struct stateid4 sid;
-	struct lock_owner4 owner;
+	struct nfs4_lockowner owner;
 	struct lk_object obj;
+	struct nfs4_file f;
 	struct lk_owner o;
 	int st;
 
 	if (!d32(cs->a, &type) || !d32(cs->a, &seq) ||
 	    !dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d64(cs->a, &len))
 		return NFS4ERR_BADXDR;
-	st = lock_range(off, len, &lklen);
+	st = lock_object(cs, &obj, &f);
 	if (st == NFS4_OK)
-		st = lock_object(cs, &obj);
+		st = nfs4_lock_existing(cs, &sid, seq, &f, &owner, &rp);
+	if (rp.status >= 0)
+		return replay_reply(cs, &rp);
 	if (st == NFS4_OK)
-		st = lockstate_get(cs, false, NULL, &sid, &owner);
+		st = lock_range(off, len, &lklen);
 	if (st != NFS4_OK)
 		return st;
-	lk_owner_of(&owner, &o);
+	nfs4_lk_owner(&owner, &o);
 	lk_unlock(&obj, &o, off, lklen);
+	st = nfs4_lock_update(&sid, false, off, lklen, &sid);
+	if (st != NFS4_OK)
+		return st;
 	ENC(estateid(cs->r, &sid));
 	return NFS4_OK;
 }
 
-#endif /* NFS4_LOCKS */
 
 typedef int (*nfs4_op)(struct cstate *cs);
 
@@ -2636,15 +1818,9 @@ static const nfs4_op nfs4_ops[OP_LAST_42 + 1] = {
 	[OP_GETATTR] = op_getattr,
 	[OP_GETFH] = op_getfh,
 	[OP_LINK] = op_link,
-#if NFS4_LOCKS
 	[OP_LOCK] = op_lock,
 	[OP_LOCKT] = op_lockt,
 	[OP_LOCKU] = op_locku,
-#else
-	[OP_LOCK] = op_notsupp,
-	[OP_LOCKT] = op_notsupp,
-	[OP_LOCKU] = op_notsupp,
-#endif
 	[OP_LOOKUP] = op_lookup,
 	[OP_LOOKUPP] = op_lookupp,
 	[OP_NVERIFY] = op_nverify,
@@ -2717,6 +1893,24 @@ static int op_position(const struct cstate *cs, uint32_t i, uint32_t nops,
 	return NFS4_OK;
 }
 
+/*
+ * A 4.0 op that moved an owner's seqid: its reply is kept for a
+ * retransmission, with the file an OPEN left current.
+ */
+static void seqid_done(struct cstate *cs, uint32_t opnum, int st,
+		       const uint8_t *body, u_int len)
+{
+	uint8_t fh[NFS4_FHSIZE];
+	u_int fhlen = 0;
+
+	if (opnum == OP_OPEN && st == NFS4_OK && !cs->cur.pseudo &&
+	    cs->cur.fh.len <= sizeof(fh)) {
+		memcpy(fh, cs->cur.fh.data, cs->cur.fh.len);
+		fhlen = cs->cur.fh.len;
+	}
+	nfs4_seqid_done(cs, st, body, len, fhlen ? fh : NULL, fhlen);
+}
+
 /* Run one operation: opnum, status, results.  Returns its status. */
 static int run_op(struct cstate *cs, uint32_t opnum, uint32_t i,
 		  uint32_t nops)
@@ -2746,9 +1940,15 @@ static int run_op(struct cstate *cs, uint32_t opnum, uint32_t i,
 	pos = xdr_getpos(cs->r);
 	cs->keep_body = false;
 	st = nfs4_ops[opnum](cs);
+	if (st == NFS4ERR_BADHANDLE) /* forged or altered: rate-limited */
+		log_bad_handle((const struct sockaddr *)&cs->req->peer,
+			       "NFSv4");
 	if (st != NFS4_OK && !cs->keep_body && !xdr_setpos(cs->r, pos))
 		return -1;
 	*statusp = htonl((uint32_t)st);
+	if (cs->seq_owner)
+		seqid_done(cs, opnum, st, (const uint8_t *)(statusp + 1),
+			   xdr_getpos(cs->r) - pos);
 	return st;
 }
 
@@ -2784,6 +1984,7 @@ static enum rpc_status nfs4proc_compound(struct rpc_req *req)
 	cs->srv = req->srv;
 	cs->a = &req->args;
 	cs->r = &req->res;
+	nfs4_state_tick(req->srv->boot_time, req->srv->cfg->lease_time);
 	if (!d32(cs->a, &cs->minor) || !d32(cs->a, &nops)) {
 		free(cs);
 		return RPC_GARBAGE;
@@ -2828,7 +2029,7 @@ static enum rpc_status nfs4proc_compound(struct rpc_req *req)
 		*nresp = htonl(n);
 	}
 	if (cs->slot)
-		sequence_done(cs, (const uint8_t *)statusp,
+		nfs4_sequence_done(cs, (const uint8_t *)statusp,
 			      xdr_getpos(cs->r) - start);
 	free(cs->replay);
 	free(cs);

@@ -2,16 +2,27 @@
  * nfs4_test.c - raw NFSv4 COMPOUNDs against a real daemon, built by hand
  * with libtirpc's XDR: minor-version dispatch, tag echo, OP_ILLEGAL, the
  * first failing op ending the COMPOUND, forged handles, the pseudo root,
- * too many ops, and 4.1 sessions with the slot reply cache.
+ * too many ops, 4.1 sessions with the slot reply cache, and open state:
+ * share reservations between two clients, OPENMODE, the 4.0 seqid rules
+ * with the replay of a retransmitted OPEN, OLD_STATEID after a
+ * downgrade, copy-up at OPEN for write, and a lease expiry that frees a
+ * lock (on a second daemon with a two-second lease).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <rpc/rpc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -21,17 +32,29 @@
 #define LAST_FRAG 0x80000000u
 
 enum {
-	OP_GETATTR = 9, OP_GETFH = 10, OP_LOOKUP = 15, OP_PUTFH = 22,
-	OP_PUTROOTFH = 24, OP_EXCHANGE_ID = 42, OP_CREATE_SESSION = 43,
-	OP_SEQUENCE = 53, OP_ILLEGAL = 10044,
+	OP_CLOSE = 4, OP_GETATTR = 9, OP_GETFH = 10, OP_LOCK = 12,
+	OP_LOOKUP = 15, OP_OPEN = 18, OP_OPEN_DOWNGRADE = 21, OP_PUTFH = 22,
+	OP_PUTROOTFH = 24, OP_READ = 25, OP_RENEW = 30, OP_SETATTR = 34,
+	OP_SETCLIENTID = 35,
+	OP_SETCLIENTID_CONFIRM = 36, OP_WRITE = 38, OP_EXCHANGE_ID = 42,
+	OP_CREATE_SESSION = 43, OP_FREE_STATEID = 45, OP_SEQUENCE = 53,
+	OP_TEST_STATEID = 55,
+	OP_ILLEGAL = 10044,
 };
 enum {
 	NFS4_OK = 0, NFS4ERR_NOENT = 2, NFS4ERR_STALE = 70,
-	NFS4ERR_BADHANDLE = 10001, NFS4ERR_RESOURCE = 10018,
-	NFS4ERR_NOFILEHANDLE = 10020, NFS4ERR_MINOR_VERS_MISMATCH = 10021,
+	NFS4ERR_BADHANDLE = 10001, NFS4ERR_DENIED = 10010,
+	NFS4ERR_EXPIRED = 10011, NFS4ERR_SHARE_DENIED = 10015,
+	NFS4ERR_RESOURCE = 10018, NFS4ERR_NOFILEHANDLE = 10020,
+	NFS4ERR_MINOR_VERS_MISMATCH = 10021, NFS4ERR_STALE_CLIENTID = 10022,
+	NFS4ERR_OLD_STATEID = 10024, NFS4ERR_BAD_STATEID = 10025,
+	NFS4ERR_BAD_SEQID = 10026, NFS4ERR_LOCKS_HELD = 10037,
+	NFS4ERR_OPENMODE = 10038,
 	NFS4ERR_OP_ILLEGAL = 10044, NFS4ERR_SEQ_MISORDERED = 10063,
 	NFS4ERR_OP_NOT_IN_SESSION = 10071,
 };
+enum { ACCESS_READ = 1, ACCESS_WRITE = 2, ACCESS_BOTH = 3 };
+enum { DENY_NONE = 0, DENY_READ = 1, DENY_WRITE = 2 };
 
 static struct tdaemon d;
 static int fd = -1;
@@ -270,6 +293,11 @@ static void test_too_many_ops(void)
 	CHECK_EQ(r.nres, 65, "65 ops: the 65th is refused");
 }
 
+/* The 4.1 session test_session made, for the state tests after it. */
+static uint8_t session[16];
+static uint64_t session_client;
+static uint32_t slot0_seq = 1; /* the last seqid slot 0 used */
+
 static void test_session(void)
 {
 	struct comp c;
@@ -351,6 +379,719 @@ static void test_session(void)
 	put32(&c.x, 0);
 	CHECK(comp_call(&c, &r), "SEQUENCE out of order answered");
 	CHECK_EQ(r.status, NFS4ERR_SEQ_MISORDERED, "seqid+2: SEQ_MISORDERED");
+	memcpy(session, sid, 16);
+	session_client = clientid;
+}
+
+/* ---- open state (4.0) ---------------------------------------------------- */
+
+struct sid {
+	uint32_t seqid;
+	uint8_t other[12];
+};
+
+struct fh {
+	uint8_t data[128];
+	u_int len;
+};
+
+static void put_sid(XDR *x, const struct sid *s)
+{
+	put32(x, s->seqid);
+	if (!xdr_opaque(x, (char *)(uintptr_t)s->other, 12))
+		abort();
+}
+
+static void get_sid(struct res *r, struct sid *s)
+{
+	s->seqid = get32(r);
+	if (!xdr_opaque(&r->x, (char *)s->other, 12))
+		memset(s->other, 0, 12);
+}
+
+static void putfh(struct comp *c, const struct fh *fh)
+{
+	comp_op(c, OP_PUTFH);
+	putbytes(&c->x, fh->data, fh->len);
+}
+
+/* The status of the next result, which must be op's. */
+static uint32_t next_result(struct res *r, uint32_t op)
+{
+	uint32_t got = get32(r);
+
+	if (got != op)
+		return 0xdeadbeef;
+	return get32(r);
+}
+
+/* SETCLIENTID + SETCLIENTID_CONFIRM for the client called name. */
+static uint64_t client40(const char *name)
+{
+	struct comp c;
+	struct res r;
+	uint64_t clientid;
+	uint8_t confirm[8];
+
+	comp_begin(&c, "", 0);
+	comp_op(&c, OP_SETCLIENTID);
+	put64(&c.x, 0x1234); /* verifier */
+	putbytes(&c.x, name, (u_int)strlen(name));
+	put32(&c.x, 0x40000000);
+	putbytes(&c.x, "tcp", 3);
+	putbytes(&c.x, "127.0.0.1.0.0", 13);
+	put32(&c.x, 1);
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return 0;
+	next_result(&r, OP_SETCLIENTID);
+	clientid = get64(&r);
+	if (!xdr_opaque(&r.x, (char *)confirm, 8))
+		return 0;
+	comp_begin(&c, "", 0);
+	comp_op(&c, OP_SETCLIENTID_CONFIRM);
+	put64(&c.x, clientid);
+	if (!xdr_opaque(&c.x, (char *)confirm, 8))
+		abort();
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return 0;
+	return clientid;
+}
+
+struct open_req {
+	uint64_t clientid;
+	const char *owner;
+	uint32_t seqid, access, deny;
+	bool create;
+	const char *name; /* in the export's root */
+};
+
+/* PUTROOTFH LOOKUP(export) OPEN GETFH.  Returns OPEN's status; on
+ * success *sid and *fh; r keeps the whole reply. */
+static uint32_t open40(const struct open_req *o, struct sid *sid,
+		       struct fh *fh, struct res *r)
+{
+	struct comp c;
+	uint32_t st, n;
+
+	comp_begin(&c, "open", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "export", 6);
+	comp_op(&c, OP_OPEN);
+	put32(&c.x, o->seqid);
+	put32(&c.x, o->access);
+	put32(&c.x, o->deny);
+	put64(&c.x, o->clientid);
+	putbytes(&c.x, o->owner, (u_int)strlen(o->owner));
+	put32(&c.x, o->create);
+	if (o->create) {
+		put32(&c.x, 0); /* UNCHECKED4, no attributes */
+		put32(&c.x, 0);
+		put32(&c.x, 0);
+	}
+	put32(&c.x, 0); /* CLAIM_NULL */
+	putbytes(&c.x, o->name, (u_int)strlen(o->name));
+	comp_op(&c, OP_GETFH);
+	if (!comp_call(&c, r))
+		return 0xdeadbeef;
+	next_result(r, OP_PUTROOTFH);
+	next_result(r, OP_LOOKUP);
+	st = next_result(r, OP_OPEN);
+	if (st != NFS4_OK)
+		return st;
+	get_sid(r, sid);
+	get32(r), get64(r), get64(r); /* change_info4 */
+	get32(r);		      /* rflags */
+	for (n = get32(r); n > 0 && n < 8; n--)
+		get32(r);
+	get32(r); /* OPEN_DELEGATE_NONE */
+	if (next_result(r, OP_GETFH) != NFS4_OK)
+		return 0xdeadbeef;
+	fh->len = getbytes(r, fh->data, sizeof(fh->data));
+	return st;
+}
+
+/* PUTFH and one op with a stateid: WRITE of "x" or READ of 1 byte. */
+static uint32_t io40(const struct fh *fh, const struct sid *sid, bool write)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "io", 0);
+	putfh(&c, fh);
+	comp_op(&c, write ? OP_WRITE : OP_READ);
+	put_sid(&c.x, sid);
+	put64(&c.x, 0);
+	if (write) {
+		put32(&c.x, 2); /* FILE_SYNC4 */
+		putbytes(&c.x, "x", 1);
+	} else {
+		put32(&c.x, 1);
+	}
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, write ? OP_WRITE : OP_READ);
+}
+
+static uint32_t downgrade40(const struct fh *fh, struct sid *sid,
+			    uint32_t seqid, uint32_t access)
+{
+	struct comp c;
+	struct res r;
+	uint32_t st;
+
+	comp_begin(&c, "down", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_OPEN_DOWNGRADE);
+	put_sid(&c.x, sid);
+	put32(&c.x, seqid);
+	put32(&c.x, access);
+	put32(&c.x, DENY_NONE);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	st = next_result(&r, OP_OPEN_DOWNGRADE);
+	if (st == NFS4_OK)
+		get_sid(&r, sid);
+	return st;
+}
+
+static uint32_t close40(const struct fh *fh, struct sid *sid,
+			uint32_t seqid)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "close", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_CLOSE);
+	put32(&c.x, seqid);
+	put_sid(&c.x, sid);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_CLOSE);
+}
+
+static void test_share_deny(uint64_t a, uint64_t b)
+{
+	struct open_req oa = { a, "ownerA", 1, ACCESS_READ, DENY_WRITE, false,
+			       "share.txt" };
+	struct open_req ob = { b, "ownerB", 1, ACCESS_WRITE, DENY_NONE, false,
+			       "share.txt" };
+	struct sid sa, sb;
+	struct fh fa, fb;
+	struct res r;
+
+	CHECK_EQ(open40(&oa, &sa, &fa, &r), NFS4_OK,
+		 "A opens share.txt for read, denying write");
+	CHECK_EQ(open40(&ob, &sb, &fb, &r), NFS4ERR_SHARE_DENIED,
+		 "B's open for write: SHARE_DENIED");
+	ob.seqid = 2; /* SHARE_DENIED moved B's seqid */
+	ob.access = ACCESS_READ;
+	CHECK_EQ(open40(&ob, &sb, &fb, &r), NFS4_OK,
+		 "B's open for read is allowed");
+	CHECK_EQ(io40(&fb, &sb, true), NFS4ERR_OPENMODE,
+		 "WRITE through B's read-only open: OPENMODE");
+	CHECK_EQ(io40(&fb, &sb, false), NFS4_OK, "READ through it: OK");
+	CHECK_EQ(close40(&fa, &sa, 2), NFS4_OK, "A closes");
+	CHECK_EQ(io40(&fa, &sa, false), NFS4ERR_BAD_STATEID,
+		 "A's closed stateid: BAD_STATEID");
+	ob.seqid = 3;
+	ob.access = ACCESS_WRITE;
+	CHECK_EQ(open40(&ob, &sb, &fb, &r), NFS4_OK,
+		 "B's open for write once A closed");
+	CHECK_EQ(sb.seqid, 2, "B's stateid upgraded: seqid 2");
+	CHECK_EQ(io40(&fb, &sb, true), NFS4_OK, "WRITE through it: OK");
+	CHECK_EQ(close40(&fb, &sb, 4), NFS4_OK, "B closes");
+}
+
+static void test_seqid(uint64_t a)
+{
+	struct open_req o = { a, "seqowner", 7, ACCESS_BOTH, DENY_NONE, true,
+			      "seq.txt" };
+	struct sid s1, s2, old;
+	struct fh f1, f2;
+	struct res *r1 = malloc(sizeof(*r1)), *r2 = malloc(sizeof(*r2));
+
+	if (!r1 || !r2)
+		abort();
+	CHECK_EQ(open40(&o, &s1, &f1, r1), NFS4_OK, "OPEN seqid 7 (new owner)");
+	CHECK_EQ(open40(&o, &s2, &f2, r2), NFS4_OK,
+		 "OPEN seqid 7 again: a retransmission");
+	CHECK(!memcmp(&s1, &s2, sizeof(s1)) && f1.len == f2.len &&
+	      !memcmp(f1.data, f2.data, f1.len),
+	      "the replay has the same stateid and file handle");
+	CHECK_EQ(s1.seqid, 1, "not opened twice: stateid seqid still 1");
+	o.seqid = 9;
+	CHECK_EQ(open40(&o, &s2, &f2, r2), NFS4ERR_BAD_SEQID,
+		 "OPEN seqid 9 after 7: BAD_SEQID");
+	old = s1;
+	CHECK_EQ(downgrade40(&f1, &s1, 8, ACCESS_READ), NFS4_OK,
+		 "OPEN_DOWNGRADE to read (seqid 8)");
+	CHECK_EQ(s1.seqid, 2, "the downgrade moved the stateid to seqid 2");
+	CHECK_EQ(io40(&f1, &old, false), NFS4ERR_OLD_STATEID,
+		 "READ with the stateid before the downgrade: OLD_STATEID");
+	CHECK_EQ(io40(&f1, &s1, true), NFS4ERR_OPENMODE,
+		 "WRITE after the downgrade to read: OPENMODE");
+	CHECK_EQ(downgrade40(&f1, &s1, 9, ACCESS_BOTH), 22 /* INVAL */,
+		 "a downgrade cannot add access: INVAL");
+	CHECK_EQ(close40(&f1, &s1, 10), NFS4_OK, "CLOSE (seqid 10)");
+	s1.seqid++;
+	CHECK_EQ(close40(&f1, &s1, 10), NFS4_OK,
+		 "a retransmitted CLOSE gets its reply again");
+	free(r1);
+	free(r2);
+}
+
+static void test_copy_up_at_open(uint64_t a)
+{
+	struct open_req o = { a, "cuowner", 1, ACCESS_WRITE, DENY_NONE, false,
+			      "cu.txt" };
+	struct comp c;
+	struct res r;
+	struct fh before, after;
+	struct sid s;
+	struct stat st;
+	char path[400];
+
+	comp_begin(&c, "", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "export", 6);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "cu.txt", 6);
+	comp_op(&c, OP_GETFH);
+	CHECK(comp_call(&c, &r) && r.status == NFS4_OK, "LOOKUP cu.txt");
+	next_result(&r, OP_PUTROOTFH);
+	next_result(&r, OP_LOOKUP);
+	next_result(&r, OP_LOOKUP);
+	next_result(&r, OP_GETFH);
+	before.len = getbytes(&r, before.data, sizeof(before.data));
+	snprintf(path, sizeof(path), "%s/cu.txt", d.upper);
+	CHECK(stat(path, &st) < 0, "cu.txt is not in the upper layer yet");
+	CHECK_EQ(open40(&o, &s, &after, &r), NFS4_OK, "OPEN cu.txt for write");
+	CHECK(stat(path, &st) == 0 && st.st_size == 5,
+	      "OPEN for write copied cu.txt up, before any WRITE");
+	CHECK(before.len == after.len &&
+	      !memcmp(before.data, after.data, before.len),
+	      "the handle after the copy-up is the one before");
+	CHECK_EQ(close40(&after, &s, 2), NFS4_OK, "CLOSE cu.txt");
+}
+
+/* GETATTR owner and owner_group of fh: "who group". */
+static bool get_owner(const struct fh *fh, char *out, size_t len)
+{
+	struct comp c;
+	struct res r;
+	char o[128] = "", g[128] = "";
+	u_int n;
+
+	comp_begin(&c, "", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_GETATTR);
+	put32(&c.x, 2);
+	put32(&c.x, 0);
+	put32(&c.x, 1u << (36 - 32) | 1u << (37 - 32));
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return false;
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_GETATTR);
+	for (n = get32(&r); n > 0 && n < 8; n--)
+		get32(&r);
+	get32(&r); /* attrlist length */
+	getbytes(&r, o, sizeof(o) - 1);
+	getbytes(&r, g, sizeof(g) - 1);
+	snprintf(out, len, "%s %s", o, g);
+	return true;
+}
+
+/* SETATTR owner to the string who. */
+static uint32_t set_owner(const struct fh *fh, const char *who)
+{
+	struct comp c;
+	struct res r;
+	struct sid zero = { 0, { 0 } };
+	u_int n = (u_int)strlen(who);
+
+	comp_begin(&c, "", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_SETATTR);
+	put_sid(&c.x, &zero);
+	put32(&c.x, 2);
+	put32(&c.x, 0);
+	put32(&c.x, 1u << (36 - 32));
+	put32(&c.x, 4 + ((n + 3) & ~3u));
+	putbytes(&c.x, who, n);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_SETATTR);
+}
+
+/* Owners on the short-lease daemon, whose idmap-domain is test.example. */
+static void test_owners(const struct fh *fh)
+{
+	char s[300];
+
+	CHECK(get_owner(fh, s, sizeof(s)), "GETATTR owner answered");
+	CHECK_STR(s, "root@test.example root@test.example",
+		  "root's file: root@test.example");
+	CHECK_EQ(set_owner(fh, "4242"), NFS4_OK, "SETATTR owner \"4242\"");
+	CHECK(get_owner(fh, s, sizeof(s)) &&
+		      (getpwuid(4242) != NULL ||
+		       !strcmp(s, "4242 root@test.example")),
+	      "an id without a name goes out as its number (%s)", s);
+	CHECK_EQ(set_owner(fh, "root@test.example"), NFS4_OK,
+		 "SETATTR owner root@test.example");
+	CHECK_EQ(set_owner(fh, "root@other.example"), 10039 /* BADOWNER */,
+		 "an owner of another domain: BADOWNER");
+	CHECK_EQ(set_owner(fh, "no-such-user-here@test.example"), 10039,
+		 "an unknown name: BADOWNER");
+}
+
+/* ---- open state (4.1) ---------------------------------------------------- */
+
+/* SEQUENCE on slot 0 of the session, as the first op of c. */
+static void comp_sequence(struct comp *c)
+{
+	comp_begin(c, "", 1);
+	comp_op(c, OP_SEQUENCE);
+	if (!xdr_opaque(&c->x, (char *)session, 16))
+		abort();
+	put32(&c->x, ++slot0_seq);
+	put32(&c->x, 0);
+	put32(&c->x, 0);
+	put32(&c->x, 0);
+}
+
+/* Call, and check that SEQUENCE went through; r is after its result. */
+static bool call41(struct comp *c, struct res *r)
+{
+	uint8_t skip[36];
+
+	return comp_call(c, r) && next_result(r, OP_SEQUENCE) == NFS4_OK &&
+	       xdr_opaque(&r->x, (char *)skip, sizeof(skip));
+}
+
+static uint32_t test_stateid41(const struct sid *s)
+{
+	struct comp c;
+	struct res r;
+
+	comp_sequence(&c);
+	comp_op(&c, OP_TEST_STATEID);
+	put32(&c.x, 1);
+	put_sid(&c.x, s);
+	if (!call41(&c, &r) || next_result(&r, OP_TEST_STATEID) != NFS4_OK ||
+	    get32(&r) != 1)
+		return 0xdeadbeef;
+	return get32(&r);
+}
+
+static uint32_t free_stateid41(const struct sid *s)
+{
+	struct comp c;
+	struct res r;
+
+	comp_sequence(&c);
+	comp_op(&c, OP_FREE_STATEID);
+	put_sid(&c.x, s);
+	if (!call41(&c, &r))
+		return 0xdeadbeef;
+	return next_result(&r, OP_FREE_STATEID);
+}
+
+static void test_state41(void)
+{
+	struct comp c;
+	struct res r;
+	struct sid s, bogus, closed;
+	struct fh fh;
+	uint32_t n;
+
+	comp_sequence(&c);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "export", 6);
+	comp_op(&c, OP_OPEN);
+	put32(&c.x, 0); /* seqid: unused in 4.1 */
+	put32(&c.x, ACCESS_READ);
+	put32(&c.x, DENY_NONE);
+	put64(&c.x, session_client);
+	putbytes(&c.x, "owner41", 7);
+	put32(&c.x, 0); /* OPEN4_NOCREATE */
+	put32(&c.x, 0); /* CLAIM_NULL */
+	putbytes(&c.x, "share.txt", 9);
+	comp_op(&c, OP_GETFH);
+	CHECK(call41(&c, &r), "4.1 OPEN answered");
+	CHECK_EQ(r.status, NFS4_OK, "4.1 OPEN share.txt");
+	next_result(&r, OP_PUTROOTFH);
+	next_result(&r, OP_LOOKUP);
+	next_result(&r, OP_OPEN);
+	get_sid(&r, &s);
+	get32(&r), get64(&r), get64(&r), get32(&r);
+	for (n = get32(&r); n > 0 && n < 8; n--)
+		get32(&r);
+	get32(&r);
+	next_result(&r, OP_GETFH);
+	fh.len = getbytes(&r, fh.data, sizeof(fh.data));
+
+	bogus = s;
+	bogus.other[11] ^= 0x55;
+	CHECK_EQ(test_stateid41(&s), NFS4_OK, "TEST_STATEID of the open: OK");
+	CHECK_EQ(test_stateid41(&bogus), NFS4ERR_BAD_STATEID,
+		 "TEST_STATEID of an unknown one: BAD_STATEID");
+	CHECK_EQ(free_stateid41(&s), NFS4ERR_LOCKS_HELD,
+		 "FREE_STATEID of an open: LOCKS_HELD");
+
+	comp_sequence(&c);
+	putfh(&c, &fh);
+	comp_op(&c, OP_CLOSE);
+	put32(&c.x, 0);
+	put_sid(&c.x, &s);
+	CHECK(call41(&c, &r), "4.1 CLOSE answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_CLOSE), NFS4_OK, "4.1 CLOSE");
+	get_sid(&r, &closed);
+	CHECK(closed.seqid == UINT32_MAX &&
+		      !memcmp(closed.other, (uint8_t[12]){ 0 }, 12),
+	      "4.1 CLOSE answers the invalid special stateid");
+	CHECK_EQ(test_stateid41(&s), NFS4ERR_BAD_STATEID,
+		 "TEST_STATEID of the closed open: BAD_STATEID");
+}
+
+/* ---- lease expiry, on a daemon with a short lease ---------------------- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static uint32_t lock40(const struct fh *fh, const struct sid *open_sid,
+		       uint32_t open_seqid, uint64_t clientid,
+		       const char *owner)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "lock", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_LOCK);
+	put32(&c.x, 2); /* WRITE_LT */
+	put32(&c.x, 0);
+	put64(&c.x, 0);
+	put64(&c.x, UINT64_MAX);
+	put32(&c.x, 1); /* a new lock owner */
+	put32(&c.x, open_seqid);
+	put_sid(&c.x, open_sid);
+	put32(&c.x, 1);
+	put64(&c.x, clientid);
+	putbytes(&c.x, owner, (u_int)strlen(owner));
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_LOCK);
+}
+
+static uint32_t renew40(uint64_t clientid)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "", 0);
+	comp_op(&c, OP_RENEW);
+	put64(&c.x, clientid);
+	return comp_call(&c, &r) ? r.status : 0xdeadbeef;
+}
+
+/* EXCHANGE_ID + CREATE_SESSION for the 4.1 client called name. */
+static bool session41(const char *name, uint8_t sid[16])
+{
+	struct comp c;
+	struct res r;
+	uint64_t clientid;
+	uint32_t seq;
+
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_EXCHANGE_ID);
+	put64(&c.x, 42);
+	putbytes(&c.x, name, (u_int)strlen(name));
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	if (!comp_call(&c, &r) || next_result(&r, OP_EXCHANGE_ID) != NFS4_OK)
+		return false;
+	clientid = get64(&r);
+	seq = get32(&r);
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_CREATE_SESSION);
+	put64(&c.x, clientid);
+	put32(&c.x, seq);
+	put32(&c.x, 0);
+	for (int ch = 0; ch < 2; ch++) {
+		put32(&c.x, 0);
+		put32(&c.x, 1 << 20);
+		put32(&c.x, 1 << 20);
+		put32(&c.x, 8192);
+		put32(&c.x, 16);
+		put32(&c.x, 1);
+		put32(&c.x, 0);
+	}
+	put32(&c.x, 0x40000000);
+	put32(&c.x, 1);
+	put32(&c.x, AUTH_NONE);
+	return comp_call(&c, &r) &&
+	       next_result(&r, OP_CREATE_SESSION) == NFS4_OK &&
+	       xdr_opaque(&r.x, (char *)sid, 16);
+}
+
+/* A SEQUENCE alone on slot 0 of session sid, with seqid seq. */
+static uint32_t sequence_status(const uint8_t sid[16], uint32_t seq)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_SEQUENCE);
+	if (!xdr_opaque(&c.x, (char *)sid, 16))
+		abort();
+	put32(&c.x, seq);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	return comp_call(&c, &r) ? r.status : 0xdeadbeef;
+}
+
+/* The short-lease daemon: the test daemon's layers, a config file with
+ * "lease-time 2", on its own port. */
+static pid_t lease_daemon(struct tdaemon *ld, const char *conf)
+{
+	const char *bin = getenv("UNIONNFSD");
+	long deadline = now_ms() + 10000;
+	char line[512];
+	pid_t pid;
+	int lfd;
+
+	if (!bin || !*bin)
+		bin = "./unionnfsd";
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		lfd = open(ld->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (lfd < 0 || dup2(lfd, 2) < 0 || dup2(lfd, 1) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(127);
+		execl(bin, bin, "-f", "--no-rpcbind", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	while (pid > 0 && now_ms() < deadline) {
+		FILE *f = fopen(ld->log, "r");
+		char *p;
+
+		while (f && fgets(line, sizeof(line), f))
+			if ((p = strstr(line, "listening on 127.0.0.1:")))
+				ld->port = atoi(p + 23);
+		if (f)
+			fclose(f);
+		if (ld->port)
+			return pid;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static void test_lease_expiry(void)
+{
+	struct tdaemon ld;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { 10, 0 };
+	struct open_req oa = { 0, "leaseA", 1, ACCESS_BOTH, DENY_NONE, true,
+			       "lease.txt" };
+	struct open_req ob = { 0, "leaseB", 1, ACCESS_BOTH, DENY_NONE, false,
+			       "lease.txt" };
+	struct sid sa, sb;
+	struct fh fa, fb;
+	struct res r;
+	uint8_t sess[16];
+	char conf[400], text[1400];
+	uint32_t st = 0;
+	long deadline;
+	int main_fd = fd, status;
+	pid_t pid;
+
+	if (tdaemon_init(&ld, "nfs4lease") < 0)
+		return;
+	snprintf(conf, sizeof(conf), "%s/unionnfsd.conf", ld.dir);
+	snprintf(text, sizeof(text),
+		 "listen 127.0.0.1:0\ncatalog %s\nlease-time 2\n"
+		 "idmap-domain test.example\n"
+		 "export /export {\n\tlower %s\n\tupper %s\n\twork %s\n"
+		 "\tclients 127.0.0.0/8(rw,no_root_squash)\n}\n",
+		 ld.catalog, ld.lower, ld.upper, ld.work);
+	CHECK(tfile_write(ld.dir, "unionnfsd.conf", text) == 0,
+	      "config with lease-time 2 written");
+	pid = lease_daemon(&ld, conf);
+	CHECK(pid > 0, "daemon with a 2 s lease started");
+	if (pid <= 0) {
+		tdaemon_cleanup(&ld);
+		return;
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = htons((uint16_t)ld.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* a 4.1 client made first, silent too: it expires first */
+		CHECK(session41("lease-client-C", sess), "4.1 session made");
+		CHECK_EQ(sequence_status(sess, 1), NFS4_OK,
+			 "its first SEQUENCE is OK");
+		oa.clientid = client40("lease-client-A");
+		ob.clientid = client40("lease-client-B");
+		CHECK_EQ(open40(&oa, &sa, &fa, &r), NFS4_OK,
+			 "A opens lease.txt");
+		test_owners(&fa);
+		CHECK_EQ(lock40(&fa, &sa, 2, oa.clientid, "lockA"),
+			 NFS4_OK, "A locks all of it");
+		CHECK_EQ(lock40(&fa, &sa, 2, oa.clientid, "lockA"),
+			 NFS4_OK, "a retransmitted LOCK gets its reply again");
+		CHECK_EQ(lock40(&fa, &sa, 5, oa.clientid, "lockA"),
+			 NFS4ERR_BAD_SEQID, "LOCK with open seqid 5: BAD_SEQID");
+		CHECK_EQ(open40(&ob, &sb, &fb, &r), NFS4_OK,
+			 "B opens lease.txt");
+		CHECK_EQ(lock40(&fb, &sb, 2, ob.clientid, "lockB"),
+			 NFS4ERR_DENIED, "B's lock: DENIED while A's lease runs");
+		/* A goes silent; B polls (renewing its own lease) until A's
+		 * lease expired and its lock went with it. */
+		deadline = now_ms() + 30000;
+		for (uint32_t seq = 3; now_ms() < deadline; seq++) {
+			st = lock40(&fb, &sb, seq, ob.clientid, "lockB");
+			if (st != NFS4ERR_DENIED)
+				break;
+			usleep(100000);
+		}
+		CHECK_EQ(st, NFS4_OK, "B gets the lock once A's lease expired");
+		CHECK_EQ(renew40(oa.clientid), NFS4ERR_EXPIRED,
+			 "A's RENEW after the expiry: EXPIRED");
+		CHECK_EQ(io40(&fa, &sa, false), NFS4ERR_EXPIRED,
+			 "A's open stateid: EXPIRED");
+		CHECK_EQ(renew40(ob.clientid), NFS4_OK, "B's lease is alive");
+		CHECK_EQ(sequence_status(sess, 2), 10052 /* BADSESSION */,
+			 "the expired 4.1 client's session: BADSESSION");
+	} else {
+		CHECK(0, "connect to the short-lease daemon");
+	}
+	close(fd);
+	fd = main_fd;
+	kill(pid, SIGTERM);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0,
+	      "the short-lease daemon exits cleanly");
+	tdaemon_cleanup(&ld);
 }
 
 int main(void)
@@ -358,7 +1099,12 @@ int main(void)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct timeval tv = { 10, 0 };
 
-	if (tdaemon_init(&d, "nfs4") < 0 || tdaemon_start(&d) < 0) {
+	uint64_t a, b;
+
+	if (tdaemon_init(&d, "nfs4") < 0 ||
+	    tfile_write(d.lower, "share.txt", "share") < 0 ||
+	    tfile_write(d.lower, "cu.txt", "lower") < 0 ||
+	    tdaemon_start(&d) < 0) {
 		printf("Bail out! daemon did not start\n");
 		tdaemon_cleanup(&d);
 		return 99;
@@ -378,6 +1124,14 @@ int main(void)
 	test_handles();
 	test_too_many_ops();
 	test_session();
+	a = client40("nfs4_test client A");
+	b = client40("nfs4_test client B");
+	CHECK(a != 0 && b != 0 && a != b, "two 4.0 clients confirmed");
+	test_share_deny(a, b);
+	test_seqid(a);
+	test_copy_up_at_open(a);
+	test_state41();
+	test_lease_expiry();
 	close(fd);
 	CHECK_EQ(tdaemon_stop(&d), 0, "daemon exits cleanly");
 	tdaemon_cleanup(&d);

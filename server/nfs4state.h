@@ -1,0 +1,179 @@
+/*
+ * nfs4state.h - NFSv4 state (RFC 7530 section 9, RFC 8881 sections 2.10
+ * and 9): clients and their leases, 4.1 sessions and slots, open owners
+ * and lock owners with the 4.0 seqid rules, open stateids with share
+ * reservations, lock stateids.
+ *
+ * Everything lives in memory behind one mutex; the operations in
+ * nfs4proc.c call these functions and never see the structures.  Every
+ * function returns an nfsstat4.  A client whose lease ran out loses its
+ * opens, its locks (released from the daemon's lock table, so NLM and
+ * v4 waiters get them) and its sessions; its ids then answer EXPIRED
+ * (stateids) or STALE_CLIENTID until it registers again.
+ *
+ * TODO (issue 3, next step): client records in the catalog and a grace
+ * period after a restart in which known clients reclaim (CLAIM_PREVIOUS,
+ * LOCK reclaim); until then a restart answers STALE_CLIENTID/
+ * STALE_STATEID and clients start over.
+ */
+#ifndef UNIONNFSD_NFS4STATE_H
+#define UNIONNFSD_NFS4STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "locks.h"
+#include "nfs4xdr.h"
+
+#define NFS4_SLOTS 64
+#define NFS4_CACHED_MAX (64 * 1024)
+
+/*
+ * A file as the state knows it: by its handle, which READ and WRITE have
+ * at no cost, and by its lock-table object (the fileid, which OPEN and
+ * LOCK look up; 0 where unknown).
+ */
+struct nfs4_file {
+	uint32_t export_id;
+	struct un_handle fh;
+	uint64_t fileid;
+};
+
+/* OPEN4_SHARE_ACCESS_* and OPEN4_SHARE_DENY_* */
+enum {
+	SHARE_READ = 1,
+	SHARE_WRITE = 2,
+	SHARE_BOTH = 3,
+};
+
+/*
+ * Called at the start of every COMPOUND: takes the boot time and lease
+ * of the running configuration, expires clients whose lease ran out, and
+ * starts the thread that does the same while no request comes.
+ */
+void nfs4_state_tick(uint64_t boot_time, unsigned lease);
+
+/* ---- clients ---- */
+/* 4.0 SETCLIENTID / SETCLIENTID_CONFIRM (RFC 7530 16.33, 16.34). */
+int nfs4_setclientid(const uint8_t verf[8], const void *name, u_int len,
+		     uint64_t *clientid, uint8_t confirm[8]);
+int nfs4_setclientid_confirm(uint64_t clientid, const uint8_t confirm[8]);
+/* 4.1 EXCHANGE_ID: *confirmed says whether a session was made before. */
+int nfs4_exchange_id(const uint8_t verf[8], const void *name, u_int len,
+		     uint64_t *clientid, uint32_t *seq, bool *confirmed);
+/* A confirmed client's lease is renewed (RENEW and every op naming it). */
+int nfs4_client_renew(uint64_t clientid);
+/* DESTROY_CLIENTID: refused while the client has state or sessions
+ * other than the one the COMPOUND runs in. */
+int nfs4_destroy_clientid(uint64_t clientid, const struct nfs4_session *cur);
+
+/* ---- 4.1 sessions ---- */
+int nfs4_create_session(uint64_t clientid, uint32_t nslots, uint8_t id[16]);
+/* The COMPOUND cs runs in may be the one destroyed: freed at its end. */
+int nfs4_destroy_session(struct cstate *cs, const uint8_t id[16]);
+int nfs4_bind_session(const uint8_t id[16]);
+/*
+ * SEQUENCE: claim the slot (cs->session, cs->slot) and renew the lease,
+ * or find the cached reply of a retransmission (cs->replay).
+ */
+int nfs4_sequence(struct cstate *cs, const uint8_t id[16], uint32_t seq,
+		  uint32_t slotid, uint32_t *nslots);
+/* The COMPOUND is done: keep its reply in the slot, release the slot. */
+void nfs4_sequence_done(struct cstate *cs, const uint8_t *res, u_int len);
+
+/* ---- owners and the 4.0 seqid rules ----
+ * A seqid-mutating 4.0 operation (OPEN, OPEN_CONFIRM, OPEN_DOWNGRADE,
+ * CLOSE, LOCK, LOCKU) first checks its seqid: the next one runs, the
+ * last one is a retransmission answered with the reply it got (replayed
+ * into the reply by the op), anything else is BAD_SEQID.  When the op is
+ * done, nfs4_seqid_done (called by the COMPOUND loop) advances the
+ * owner's seqid and keeps the reply.  In 4.1 the session does all this.
+ */
+struct nfs4_replay {
+	int status;
+	uint8_t *body; /* the op's results after its status (malloc'd) */
+	u_int len;
+	uint8_t fh[NFS4_FHSIZE]; /* OPEN: the file it opened */
+	u_int fhlen;
+};
+
+/*
+ * Find or make the open owner, check the client and the seqid.  Here and
+ * below, replay->status >= 0 says the op is a retransmission: its answer
+ * is that status with replay->body as results (nfs4_replay_free after).
+ */
+int nfs4_open_owner(struct cstate *cs, uint64_t clientid,
+		    const void *owner, u_int len, uint32_t seqid,
+		    struct nfs4_replay *replay);
+void nfs4_seqid_done(struct cstate *cs, int status, const uint8_t *body,
+		     u_int len, const uint8_t *fh, u_int fhlen);
+void nfs4_replay_free(struct nfs4_replay *r);
+
+/* ---- stateids ---- */
+/*
+ * What a READ, WRITE or SETATTR(size) may do with a stateid on obj:
+ * want is SHARE_READ or SHARE_WRITE.  The special stateids are checked
+ * against other clients' deny modes (LOCKED); a WRITE through an open
+ * without write access is OPENMODE.
+ */
+int nfs4_stateid_io(uint32_t minor, const struct stateid4 *sid,
+		    const struct nfs4_file *obj, uint32_t want);
+/* TEST_STATEID's answer for one stateid (no renewal, no side effect). */
+int nfs4_stateid_test(const struct stateid4 *sid);
+int nfs4_free_stateid(const struct stateid4 *sid);
+
+/*
+ * OPEN, after the file was found or made: share reservation of the open
+ * owner from nfs4_open_owner on obj (SHARE_DENIED on conflict); an owner
+ * that has the file open already has its stateid upgraded.
+ */
+int nfs4_open_state(struct cstate *cs, const struct nfs4_file *obj,
+		    uint32_t access, uint32_t deny, struct stateid4 *sid);
+/* 4.1 OPEN by CLAIM_FH has no seqid but an owner all the same. */
+int nfs4_open_owner41(struct cstate *cs, uint64_t clientid,
+		      const void *owner, u_int len);
+
+/*
+ * OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE: the open stateid, whose owner's
+ * seqid is checked (4.0) and whose seqid then moves.
+ */
+int nfs4_open_confirm(struct cstate *cs, struct stateid4 *sid,
+		      uint32_t seqid, const struct nfs4_file *obj,
+		      struct nfs4_replay *replay);
+int nfs4_open_downgrade(struct cstate *cs, struct stateid4 *sid,
+			uint32_t seqid, uint32_t access, uint32_t deny,
+			const struct nfs4_file *obj,
+			struct nfs4_replay *replay);
+int nfs4_close(struct cstate *cs, struct stateid4 *sid, uint32_t seqid,
+	       const struct nfs4_file *obj, struct nfs4_replay *replay);
+
+/* ---- byte-range locks ---- */
+/* The lock table's owner of a lock stateid: a copy, valid unlocked. */
+struct nfs4_lockowner {
+	uint64_t clientid;
+	uint8_t owner[NFS4_OPAQUE_MAX];
+	u_int owner_len;
+};
+void nfs4_lk_owner(const struct nfs4_lockowner *lo, struct lk_owner *o);
+
+/*
+ * LOCK with a new lock owner (open_to_lock_owner4: the open stateid and
+ * its owner's seqid) or an existing lock stateid (and its owner's seqid):
+ * *lsid and *lo name the lock state to take the lock for.
+ */
+int nfs4_lock_new(struct cstate *cs, const struct stateid4 *open_sid,
+		  uint32_t open_seqid, uint32_t lock_seqid,
+		  const struct nfs4_lockowner *owner,
+		  const struct nfs4_file *obj, struct stateid4 *lsid,
+		  struct nfs4_replay *replay);
+int nfs4_lock_existing(struct cstate *cs, const struct stateid4 *lsid,
+		       uint32_t seqid, const struct nfs4_file *obj,
+		       struct nfs4_lockowner *lo, struct nfs4_replay *replay);
+/* The lock was granted (locked true) or released: record the range,
+ * advance the stateid. */
+int nfs4_lock_update(const struct stateid4 *lsid, bool locked,
+		     uint64_t off, uint64_t len, struct stateid4 *out);
+/* RELEASE_LOCKOWNER: LOCKS_HELD while it holds any. */
+int nfs4_release_lockowner(uint64_t clientid, const void *owner, u_int len);
+
+#endif
