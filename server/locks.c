@@ -89,7 +89,9 @@ static bool key_is(const struct lk_key *k, const struct lk_owner *o)
 	return k->proto == o->proto && k->pid == o->pid &&
 	       k->client_len == o->client_len && k->oh_len == o->oh_len &&
 	       memcmp(k->bytes, o->client, o->client_len) == 0 &&
-	       memcmp(k->bytes + o->client_len, o->oh, o->oh_len) == 0;
+	       /* an empty owner handle may come without a buffer */
+	       (o->oh_len == 0 ||
+		memcmp(k->bytes + o->client_len, o->oh, o->oh_len) == 0);
 }
 
 static bool key_eq(const struct lk_key *a, const struct lk_key *b)

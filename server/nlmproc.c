@@ -8,80 +8,159 @@
  *
  * Blocking locks: a LOCK with block set that conflicts is queued and
  * answered NLM4_BLOCKED; when the lock is granted later, NLM4_GRANTED is
- * sent to the client's lock manager, found through the rpcbind at the
- * client's address.  That call runs on a thread of its own with a short
- * timeout, never on the event loop nor a worker.  If it does not arrive,
- * the client's periodic retry of the LOCK finds the lock already held by
- * it and gets NLM4_GRANTED.
+ * sent to the client's lock manager, found through the portmapper at the
+ * address the LOCK came from (the way every lockd finds its peer: the
+ * client registers its NLM there).  That call runs on a thread of its own
+ * with a short timeout, never on the event loop nor a worker.  If it does
+ * not arrive, the client's periodic retry of the LOCK finds the lock
+ * already held by it and gets NLM4_GRANTED.
  *
  * The _MSG forms compute the same result and send it back as the matching
  * _RES call, the same way; Linux uses them rarely (it calls synchronously).
  *
  * After a restart, clients that held locks are notified (SM_NOTIFY) and
- * may reclaim during a grace period; see the NSM section.
+ * may reclaim during a grace period (nlm_start); the list of those
+ * clients and the status monitor protocol are in server/nsmproc.c.
  */
-#define _GNU_SOURCE /* asprintf */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <rpc/pmap_clnt.h>
 #include <rpc/pmap_prot.h>
 
 #include "locks.h"
 #include "log.h"
+#include "nlm.h"
 #include "nlm4_prot.h"
 #include "rpc.h"
 #include "server.h"
-
-#define NLM_CALLBACK_TIMEOUT 2 /* seconds, for GRANTED and _RES calls */
 
 /* The wire values (a procedure macro of the same name once shadowed one). */
 _Static_assert(NLM4_GRANTED == 0 && NLM4_DENIED == 1 && NLM4_BLOCKED == 3 &&
 		       NLM4_STALE_FH == 7,
 	       "NLM4 status values");
 
-/* ---- calls back to the client ---------------------------------------- */
+/* ---- threads for calls to other hosts --------------------------------- */
 
-/* One call to the client's NLM: arguments already encoded. */
-struct nlm_callback {
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
-	uint32_t proc;
-	char *args;
-	u_int len;
-};
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_idle = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t threads_wake = PTHREAD_COND_INITIALIZER;
+static unsigned threads_running;
+static bool threads_stopping;
 
-static atomic_uint nlm_callbacks_running;
-
-/* Writes pre-encoded arguments. */
-static bool_t xdr_nlm_raw(XDR *x, void *p)
+bool nlm_thread_start(void *(*fn)(void *), void *arg)
 {
-	struct nlm_callback *cb = p;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok = false;
 
-	return xdr_putbytes(x, cb->args, cb->len);
+	pthread_mutex_lock(&threads_lock);
+	if (!threads_stopping) {
+		threads_running++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&threads_lock);
+	if (!ok)
+		return false;
+	ok = pthread_attr_init(&attr) == 0;
+	if (ok) {
+		ok = pthread_attr_setdetachstate(&attr,
+						 PTHREAD_CREATE_DETACHED) == 0 &&
+		     pthread_create(&t, &attr, fn, arg) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!ok)
+		nlm_thread_done();
+	return ok;
 }
 
-static bool_t xdr_nlm_nothing(XDR *x, void *p)
+void nlm_thread_done(void)
 {
-	(void)x;
-	(void)p;
-	return TRUE;
+	pthread_mutex_lock(&threads_lock);
+	if (--threads_running == 0)
+		pthread_cond_broadcast(&threads_idle);
+	pthread_mutex_unlock(&threads_lock);
 }
 
-static void callback_free(struct nlm_callback *cb)
+bool nlm_stopping(void)
 {
-	free(cb->args);
-	free(cb);
+	bool stopping;
+
+	pthread_mutex_lock(&threads_lock);
+	stopping = threads_stopping;
+	pthread_mutex_unlock(&threads_lock);
+	return stopping;
+}
+
+bool nlm_pause(unsigned seconds)
+{
+	struct timespec until;
+	bool stopping;
+
+	clock_gettime(CLOCK_REALTIME, &until); /* the condvar's clock */
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&threads_lock);
+	while (!threads_stopping &&
+	       pthread_cond_timedwait(&threads_wake, &threads_lock, &until) !=
+		       ETIMEDOUT)
+		;
+	stopping = threads_stopping;
+	pthread_mutex_unlock(&threads_lock);
+	return !stopping;
+}
+
+/*
+ * No new thread starts, and every running one ends: each call it makes
+ * is bounded by NLM_CALLBACK_TIMEOUT, and loops over many hosts check
+ * nlm_stopping() or wait in nlm_pause().  Waiting for all of them, not
+ * for a fixed time, is what keeps a thread from touching freed state
+ * while the daemon exits.
+ */
+static void threads_stop(void)
+{
+	pthread_mutex_lock(&threads_lock);
+	threads_stopping = true;
+	pthread_cond_broadcast(&threads_wake);
+	while (threads_running > 0)
+		pthread_cond_wait(&threads_idle, &threads_lock);
+	pthread_mutex_unlock(&threads_lock);
+}
+
+/* ---- finding another host's programs ---------------------------------- */
+
+bool nlm_peer_addr(const struct sockaddr_storage *peer, socklen_t peer_len,
+		   char *buf, size_t buflen)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+
+	if (peer->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		return inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
+				 (socklen_t)buflen) != NULL;
+	return getnameinfo((const struct sockaddr *)peer, peer_len, buf,
+			   (socklen_t)buflen, NULL, 0, NI_NUMERICHOST) == 0;
+}
+
+bool nlm_peer_loopback(const struct sockaddr_storage *peer)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+
+	if (peer->ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	if (peer->ss_family != AF_INET6)
+		return false;
+	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		sin6->sin6_addr.s6_addr[12] == 127);
 }
 
 /* prog over UDP at sin's address, its port from the portmapper there,
@@ -111,27 +190,63 @@ static CLIENT *pmap_client(struct sockaddr_in *sin, u_long prog, u_long vers,
 }
 
 /*
- * The client's NLM over UDP, its port asked from the portmapper at the
- * client's address.  IPv4 uses portmapper v2 directly: libtirpc's rpcbind
+ * IPv4 (plain or mapped) uses portmapper v2 directly: libtirpc's rpcbind
  * lookup leaks the empty address string it gets for an unregistered
- * program.
+ * program.  IPv6 peers need rpcbind v3/v4.
  */
-static CLIENT *callback_client(const struct nlm_callback *cb,
-			       struct timeval tv)
+CLIENT *nlm_peer_client(const struct sockaddr_storage *peer,
+			socklen_t peer_len, u_long prog, u_long vers)
 {
-	struct sockaddr_in sin;
+	struct timeval tv = { NLM_CALLBACK_TIMEOUT, 0 };
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
 	char host[NI_MAXHOST];
 
-	if (cb->peer.ss_family != AF_INET) {
-		if (getnameinfo((const struct sockaddr *)&cb->peer,
-				cb->peer_len, host, sizeof(host), NULL, 0,
-				NI_NUMERICHOST) != 0)
-			return NULL;
-		return clnt_create_timed(host, NLM_PROG, NLM4_VERS, "udp",
-					 &tv);
+	if (peer->ss_family == AF_INET) {
+		memcpy(&sin, peer, sizeof(sin));
+		return pmap_client(&sin, prog, vers, tv);
 	}
-	memcpy(&sin, &cb->peer, sizeof(sin));
-	return pmap_client(&sin, NLM_PROG, NLM4_VERS, tv);
+	if (peer->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		return pmap_client(&sin, prog, vers, tv);
+	}
+	if (getnameinfo((const struct sockaddr *)peer, peer_len, host,
+			sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		return NULL;
+	return clnt_create_timed(host, prog, vers, "udp", &tv);
+}
+
+/* ---- calls back to the client ---------------------------------------- */
+
+/* One call to the client's NLM: arguments already encoded. */
+struct nlm_callback {
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint32_t proc;
+	char *args;
+	u_int len;
+};
+
+/* Writes pre-encoded arguments. */
+static bool_t xdr_nlm_raw(XDR *x, void *p)
+{
+	struct nlm_callback *cb = p;
+
+	return xdr_putbytes(x, cb->args, cb->len);
+}
+
+static bool_t xdr_nlm_nothing(XDR *x, void *p)
+{
+	(void)x;
+	(void)p;
+	return TRUE;
+}
+
+static void callback_free(struct nlm_callback *cb)
+{
+	free(cb->args);
+	free(cb);
 }
 
 static void *callback_thread(void *p)
@@ -139,7 +254,8 @@ static void *callback_thread(void *p)
 	struct nlm_callback *cb = p;
 	struct timeval tv = { NLM_CALLBACK_TIMEOUT, 0 };
 	enum clnt_stat st = RPC_FAILED;
-	CLIENT *clnt = callback_client(cb, tv);
+	CLIENT *clnt = nlm_peer_client(&cb->peer, cb->peer_len, NLM_PROG,
+				       NLM4_VERS);
 
 	if (clnt) {
 		/* The _MSG/_RES forms and GRANTED: the reply, if any, says
@@ -154,7 +270,7 @@ static void *callback_thread(void *p)
 			 cb->proc, clnt ? "" : "no NLM registered; ",
 			 clnt_sperrno(st));
 	callback_free(cb);
-	atomic_fetch_sub(&nlm_callbacks_running, 1);
+	nlm_thread_done();
 	return NULL;
 }
 
@@ -165,8 +281,6 @@ static void nlm_callback(const struct sockaddr_storage *peer,
 			 void *args)
 {
 	struct nlm_callback *cb = calloc(1, sizeof(*cb));
-	pthread_attr_t attr;
-	pthread_t t;
 	XDR x;
 
 	if (!cb || !(cb->args = malloc(RPC_DEFAULT_REPLY)))
@@ -178,57 +292,19 @@ static void nlm_callback(const struct sockaddr_storage *peer,
 	cb->peer = *peer;
 	cb->peer_len = peer_len;
 	cb->proc = proc;
-	if (pthread_attr_init(&attr) != 0)
-		goto fail;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	atomic_fetch_add(&nlm_callbacks_running, 1);
-	if (pthread_create(&t, &attr, callback_thread, cb) != 0) {
-		atomic_fetch_sub(&nlm_callbacks_running, 1);
-		pthread_attr_destroy(&attr);
-		goto fail;
-	}
-	pthread_attr_destroy(&attr);
-	return;
+	if (nlm_thread_start(callback_thread, cb))
+		return;
 fail:
 	log_warn("nlm: cannot send callback %u", proc);
 	if (cb)
 		callback_free(cb);
 }
 
-/* ---- NSM: who held locks, grace after a restart ------------------------
- * The clients that took locks are kept in "<catalog>.nsm", one line each
- * ("client NAME ADDRESS"), with our NSM state number ("state N").  The
- * file is small and changes only when a new client locks, so it is
- * rewritten whole (temporary file, fsync, rename) instead of living in
- * the catalog, which another part owns and which is busy with handles.
- *
- * At start, if the file names clients, the server was restarted while
- * they may have held locks: for the grace period only reclaims are
- * granted, and each client's statd (found through the portmapper at the
- * recorded address) gets SM_NOTIFY with our new state, after which its
- * lock manager reclaims.  Without recorded clients there is no grace:
- * nobody can reclaim, so nobody needs to wait.
- *
- * TODO: serve NSM (program 100024) itself, so that a client's SM_NOTIFY
- * frees its locks (FREE_ALL does that today).
- */
-#define SM_PROG 100024
-#define SM_VERS 1
-#define SM_NOTIFY 6
-#define NSM_MAX_CLIENTS 1024
-
-struct nsm_client {
-	char *name, *addr;
-};
-
-static pthread_mutex_t nsm_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *nsm_path;
-static struct nsm_client nsm_clients[NSM_MAX_CLIENTS];
-static unsigned nsm_nclients;
-static int nsm_state = 1; /* odd: up, as statd counts */
+/* ---- grace after a restart -------------------------------------------
+ * Set once by nlm_start(), before the first request. */
 static struct timespec grace_end;
 
-static bool nlm_in_grace(void)
+bool nlm_in_grace(void)
 {
 	struct timespec now;
 
@@ -236,195 +312,23 @@ static bool nlm_in_grace(void)
 	return now.tv_sec < grace_end.tv_sec;
 }
 
-/* Rewrite the list; called with nsm_lock held. */
-static int nsm_save(void)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-	unsigned i;
-	int ok;
-
-	if (!nsm_path)
-		return 0;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", nsm_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "state %d\n", nsm_state);
-	for (i = 0; i < nsm_nclients; i++)
-		fprintf(f, "client %s %s\n", nsm_clients[i].name,
-			nsm_clients[i].addr);
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, nsm_path) < 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* A client takes a lock: remember it, once per (name, address). */
-static void nsm_monitor(const struct rpc_req *req, const char *name)
-{
-	char addr[NI_MAXHOST];
-	unsigned i;
-
-	if (getnameinfo((const struct sockaddr *)&req->peer, req->peer_len,
-			addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0 ||
-	    strpbrk(name, " \t\n") || !*name)
-		return;
-	pthread_mutex_lock(&nsm_lock);
-	for (i = 0; i < nsm_nclients; i++)
-		if (strcmp(nsm_clients[i].name, name) == 0 &&
-		    strcmp(nsm_clients[i].addr, addr) == 0)
-			break;
-	if (i == nsm_nclients && i < NSM_MAX_CLIENTS) {
-		nsm_clients[i].name = strdup(name);
-		nsm_clients[i].addr = strdup(addr);
-		if (nsm_clients[i].name && nsm_clients[i].addr) {
-			nsm_nclients++;
-			if (nsm_save() < 0)
-				log_warn("nsm: cannot write %s: %s", nsm_path,
-					 strerror(errno));
-		} else {
-			free(nsm_clients[i].name);
-			free(nsm_clients[i].addr);
-		}
-	}
-	pthread_mutex_unlock(&nsm_lock);
-}
-
-static void nsm_clients_free(void)
-{
-	unsigned i;
-
-	for (i = 0; i < nsm_nclients; i++) {
-		free(nsm_clients[i].name);
-		free(nsm_clients[i].addr);
-	}
-	nsm_nclients = 0;
-}
-
-/* Read the list left by the previous run; returns the clients' count. */
-static unsigned nsm_load(void)
-{
-	char line[2200], name[1100], addr[NI_MAXHOST];
-	FILE *f = fopen(nsm_path, "r");
-	int state;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "state %d", &state) == 1)
-			nsm_state = state;
-		else if (sscanf(line, "client %1099s %1024s", name, addr) == 2 &&
-			 nsm_nclients < NSM_MAX_CLIENTS) {
-			nsm_clients[nsm_nclients].name = strdup(name);
-			nsm_clients[nsm_nclients].addr = strdup(addr);
-			if (nsm_clients[nsm_nclients].name &&
-			    nsm_clients[nsm_nclients].addr)
-				nsm_nclients++;
-		}
-	}
-	fclose(f);
-	return nsm_nclients;
-}
-
-struct nsm_notify_args {
-	char *mon_name;
-	int state;
-};
-
-static bool_t xdr_nsm_stat_chge(XDR *x, void *p)
-{
-	struct nsm_notify_args *a = p;
-
-	return xdr_string(x, &a->mon_name, 1024) && xdr_int(x, &a->state);
-}
-
-/* SM_NOTIFY to one former client's statd (portmapper at its address). */
-static void nsm_notify_one(const char *addr, struct nsm_notify_args *args)
-{
-	struct timeval tv = { NLM_CALLBACK_TIMEOUT, 0 };
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	CLIENT *c;
-
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
-		return; /* TODO: IPv6 clients (rpcbind v3/v4 lookup) */
-	c = pmap_client(&sin, SM_PROG, SM_VERS, tv);
-	if (!c) {
-		log_info("nsm: no statd at %s to notify", addr);
-		return;
-	}
-	if (clnt_call(c, SM_NOTIFY, (xdrproc_t)xdr_nsm_stat_chge,
-		      (char *)args, (xdrproc_t)xdr_nlm_nothing, NULL,
-		      tv) == RPC_SUCCESS)
-		log_info("nsm: notified %s", addr);
-	clnt_destroy(c);
-}
-
-static void *nsm_notify_thread(void *p)
-{
-	struct nsm_client *list = p;
-	char host[256] = "localhost";
-	struct nsm_notify_args args = { host, 0 };
-	unsigned i;
-
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		strcpy(host, "localhost");
-	args.state = nsm_state;
-	for (i = 0; list[i].addr; i++) {
-		nsm_notify_one(list[i].addr, &args);
-		free(list[i].name);
-		free(list[i].addr);
-	}
-	free(list);
-	atomic_fetch_sub(&nlm_callbacks_running, 1);
-	return NULL;
-}
-
 /*
- * At start: bump our state, start the grace period if clients held
- * locks, notify them in the background, and begin a new list.
+ * At start: if hosts held locks before the restart, only their reclaims
+ * are granted for the grace period, and they are told (SM_NOTIFY) that
+ * they may reclaim now.  Without such hosts there is no grace: nobody can
+ * reclaim, so nobody needs to wait.
  */
-void nlm_start(const char *catalog, unsigned grace)
+void nlm_start(struct server *srv)
 {
-	struct nsm_client *list;
-	pthread_t t;
-	unsigned n, i;
+	unsigned n = nsm_load(srv), grace = srv->cfg->grace;
 
-	if (asprintf(&nsm_path, "%s.nsm", catalog) < 0) {
-		nsm_path = NULL;
+	if (n == 0)
 		return;
-	}
-	pthread_mutex_lock(&nsm_lock);
-	n = nsm_load();
-	nsm_state += nsm_state % 2 ? 2 : 1;
-	list = calloc(n + 1, sizeof(*list));
-	for (i = 0; list && i < n; i++)
-		list[i] = nsm_clients[i];
-	if (list)
-		nsm_nclients = 0; /* now the thread's */
-	else
-		nsm_clients_free();
-	if (nsm_save() < 0)
-		log_warn("nsm: cannot write %s: %s", nsm_path,
-			 strerror(errno));
-	pthread_mutex_unlock(&nsm_lock);
-	if (n == 0 || !list) {
-		free(list);
-		return;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &grace_end);
 	grace_end.tv_sec += grace;
 	log_notice("nlm: %u client(s) held locks before the restart: "
 		   "%u s of grace for reclaims", n, grace);
-	atomic_fetch_add(&nlm_callbacks_running, 1);
-	if (pthread_create(&t, NULL, nsm_notify_thread, list) != 0 ||
-	    pthread_detach(t) != 0) {
-		atomic_fetch_sub(&nlm_callbacks_running, 1);
-		log_warn("nsm: cannot start notifying clients");
-	}
+	nsm_notify_all();
 }
 
 /* ---- objects and owners ---------------------------------------------- */
@@ -595,7 +499,8 @@ static nlm4_stats nlm_do_lock(struct rpc_req *req, nlm4_lockargs *a,
 		return st;
 	if (nlm_in_grace() && !a->reclaim)
 		return NLM4_DENIED_GRACE_PERIOD;
-	nsm_monitor(req, a->alock.caller_name);
+	if (may_block) /* not NM_LOCK: that client runs no statd */
+		nsm_monitor(req, a->alock.caller_name);
 	if (may_block && a->block && !(g = nlm_grant_new(req, a)))
 		return NLM4_DENIED_NOLOCKS;
 	r = lk_lock(&obj, &o, type, a->alock.l_offset, a->alock.l_len, NULL,
@@ -810,8 +715,9 @@ static bool share_same_owner(const struct nlm_share *s, const nlm4_share *w)
 {
 	return strcmp(s->caller, w->caller_name) == 0 &&
 	       s->oh.nlm4_netobj_len == w->oh.nlm4_netobj_len &&
-	       memcmp(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
-		      w->oh.nlm4_netobj_len) == 0;
+	       (w->oh.nlm4_netobj_len == 0 || /* may have no buffer */
+		memcmp(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
+		       w->oh.nlm4_netobj_len) == 0);
 }
 
 static void share_free(struct nlm_share *s)
@@ -856,8 +762,9 @@ static nlm4_stats share_add(const struct lk_object *obj, const nlm4_share *w)
 		share_free(s);
 		return NLM4_DENIED_NOLOCKS;
 	}
-	memcpy(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
-	       w->oh.nlm4_netobj_len);
+	if (w->oh.nlm4_netobj_len) /* an empty one may have no buffer */
+		memcpy(s->oh.nlm4_netobj_val, w->oh.nlm4_netobj_val,
+		       w->oh.nlm4_netobj_len);
 	s->oh.nlm4_netobj_len = w->oh.nlm4_netobj_len;
 	s->obj = *obj;
 	s->mode = w->mode;
@@ -987,19 +894,10 @@ const struct rpc_program nlm4_program = {
 void nlm_shutdown(void)
 {
 	struct nlm_share *s;
-	int i;
 
-	/* Callbacks time out after NLM_CALLBACK_TIMEOUT seconds. */
-	for (i = 0; i < 10 * (NLM_CALLBACK_TIMEOUT + 1) &&
-		    atomic_load(&nlm_callbacks_running) > 0;
-	     i++)
-		usleep(100000);
+	threads_stop();
 	lk_clear();
-	pthread_mutex_lock(&nsm_lock);
-	nsm_clients_free();
-	free(nsm_path);
-	nsm_path = NULL;
-	pthread_mutex_unlock(&nsm_lock);
+	nsm_clear();
 	pthread_mutex_lock(&shares_lock);
 	while ((s = shares) != NULL) {
 		shares = s->next;

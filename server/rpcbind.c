@@ -13,6 +13,13 @@
  *
  * No rpcbind is not an error: the daemon serves clients that know the
  * port, and says once that it could not register.
+ *
+ * A program marked rpcbind_if_free (NSM, 100024) is the exception: the
+ * host's rpc.statd may own it, and taking its entry would cut the local
+ * kernel's lockd off its statd.  Such a program is set only where no
+ * entry exists (rpcbind refuses a set over an existing one), and at
+ * shutdown only the entries we made are unset.  A stale entry of our own
+ * from a crash stays; with a fixed port it points at us anyway.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -91,13 +98,20 @@ static bool seen_before(size_t i, uint32_t j)
 	return false;
 }
 
+/* One registration: program p's version vers at where[t]. */
+struct rpcb_reg {
+	const struct rpc_program *p;
+	uint32_t vers;
+	unsigned t;
+	const struct netconfig *nconf;
+	const struct netbuf *addr;
+};
+
 /*
  * Call fn for each (program, version, netconfig) we serve; stops at the
  * first failure and returns -1 then.
  */
-typedef bool (*rpcb_fn)(uint32_t prog, uint32_t vers,
-			const struct netconfig *nconf,
-			const struct netbuf *addr);
+typedef bool (*rpcb_fn)(const struct rpcb_reg *r);
 
 static int for_each_registration(const struct server *srv, uint16_t port,
 				  rpcb_fn fn)
@@ -117,11 +131,16 @@ static int for_each_registration(const struct server *srv, uint16_t port,
 		}
 		ok = true;
 		for (i = 0; ok && i < rpc_nprograms; i++)
-			for (j = 0; ok && j < rpc_programs[i]->nversions; j++)
+			for (j = 0; ok && j < rpc_programs[i]->nversions; j++) {
+				struct rpcb_reg r = {
+					rpc_programs[i],
+					rpc_programs[i]->versions[j].vers, t,
+					nconf, &w[t].addr
+				};
+
 				if (!seen_before(i, j))
-					ok = fn(rpc_programs[i]->prog,
-						rpc_programs[i]->versions[j].vers,
-						nconf, &w[t].addr);
+					ok = fn(&r);
+			}
 		freenetconfigent(nconf);
 		if (!ok)
 			return -1;
@@ -129,20 +148,60 @@ static int for_each_registration(const struct server *srv, uint16_t port,
 	return 0;
 }
 
-static bool do_set(uint32_t prog, uint32_t vers,
-		   const struct netconfig *nconf, const struct netbuf *addr)
+/* The rpcbind_if_free registrations we made (main thread only). */
+#define OWNED_MAX 16
+static struct {
+	uint32_t prog, vers;
+	unsigned t;
+} owned[OWNED_MAX];
+static unsigned nowned;
+
+static int owned_find(const struct rpcb_reg *r)
 {
-	/* A stale registration (ours from a crash, or another server's)
-	 * would make rpcb_set() fail; the newest server wins. */
-	rpcb_unset(prog, vers, (struct netconfig *)nconf);
-	return rpcb_set(prog, vers, nconf, addr);
+	for (unsigned k = 0; k < nowned; k++)
+		if (owned[k].prog == r->p->prog && owned[k].vers == r->vers &&
+		    owned[k].t == r->t)
+			return (int)k;
+	return -1;
 }
 
-static bool do_unset(uint32_t prog, uint32_t vers,
-		     const struct netconfig *nconf, const struct netbuf *addr)
+static bool set_if_free(const struct rpcb_reg *r)
 {
-	(void)addr;
-	rpcb_unset(prog, vers, (struct netconfig *)nconf);
+	if (owned_find(r) >= 0)
+		return true;
+	if (nowned < OWNED_MAX &&
+	    rpcb_set(r->p->prog, r->vers, r->nconf, r->addr)) {
+		owned[nowned].prog = r->p->prog;
+		owned[nowned].vers = r->vers;
+		owned[nowned].t = r->t;
+		nowned++;
+	} else {
+		log_info("rpcbind: %s (%u) v%u %s is registered by another "
+			 "server (rpc.statd?); leaving it", r->p->name,
+			 r->p->prog, r->vers, r->nconf->nc_netid);
+	}
+	return true; /* not ours to insist on */
+}
+
+static bool do_set(const struct rpcb_reg *r)
+{
+	if (r->p->rpcbind_if_free)
+		return set_if_free(r);
+	/* A stale registration (ours from a crash, or another server's)
+	 * would make rpcb_set() fail; the newest server wins. */
+	rpcb_unset(r->p->prog, r->vers, (struct netconfig *)r->nconf);
+	return rpcb_set(r->p->prog, r->vers, r->nconf, r->addr);
+}
+
+static bool do_unset(const struct rpcb_reg *r)
+{
+	int k = r->p->rpcbind_if_free ? owned_find(r) : -2;
+
+	if (k == -1)
+		return true; /* another server's: not ours to remove */
+	rpcb_unset(r->p->prog, r->vers, (struct netconfig *)r->nconf);
+	if (k >= 0)
+		owned[k] = owned[--nowned];
 	return true; /* go on with the others even if one is gone */
 }
 

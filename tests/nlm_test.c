@@ -3,20 +3,31 @@
  * libtirpc and the daemon's own rpcgen definitions: lock/test/unlock,
  * conflicts between hosts and owners, range splitting, blocked locks that
  * are granted when the holder unlocks, CANCEL, FREE_ALL, share
- * reservations, a lock that holds across copy-up, and the grace period
- * after a restart in which only reclaims are granted.
+ * reservations, a lock that holds across copy-up; with other hosts faked
+ * in a private network namespace: GRANTED callbacks, a client's reboot
+ * notice (SM_NOTIFY) freeing its locks, and after a restart the grace
+ * period, reclaims and SM_NOTIFY to the clients recorded in the catalog.
  */
+#define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <rpc/rpc.h>
+#include <rpc/pmap_prot.h>
 
 #include "daemon.h"
 #include "mount3_prot.h"
 #include "nfs3_prot.h"
 #include "nlm4_prot.h"
+#include "sm_inter.h"
 #include "tap.h"
 
 static struct tdaemon d;
@@ -410,49 +421,503 @@ static void test_errors(void)
 		 "TEST on a garbage handle: STALE_FH");
 }
 
-/* Restart with locks held: clients were recorded, so a grace period
- * starts in which only reclaims are granted. */
-static void test_restart(const struct fh *f)
-{
-	char *list;
+/* ---- other hosts: a private network with fake lock managers -----------
+ * The daemon calls clients back (NLM GRANTED, SM_NOTIFY) at the address
+ * their requests came from, asking the portmapper there for the port.
+ * In a private network namespace the test can be those hosts: each fake
+ * host is a UDP socket on HOST:111 that answers as its portmapper
+ * (naming its own port for NLM and NSM), its lock manager and its statd.
+ * 10.1.1.x are not loopback addresses, so the daemon's rule for whom to
+ * believe an SM_NOTIFY from is tested for real.
+ */
+#define FAKE_PORT 111
 
-	CHECK_EQ(lock(&A, f, true, 0, 10, false), NLM4_GRANTED,
-		 "A: lock before the restart");
-	list = tfile_read(d.dir, "catalog.db.nsm");
-	CHECK(list && strstr(list, "client host-a 127.0.0.1\n"),
-	      "host-a recorded in the monitor list");
-	free(list);
-	auth_destroy(nlm->cl_auth);
-	clnt_destroy(nlm);
-	nlm = NULL;
-	CHECK_EQ(tdaemon_stop(&d), 0, "SIGTERM: exit status 0");
-	d.grace = "2";
-	if (tdaemon_start(&d) < 0 || !(nlm = client(NLM_PROG, NLM4_VERS))) {
-		CHECK(0, "restart");
+struct fake {
+	const char *ip;
+	SVCXPRT *xprt;
+	int granted;	/* NLM GRANTED calls received */
+	nlm4_testargs grant; /* the last one; its netobjs point below */
+	char grant_cookie[64], grant_caller[64];
+	int notified;	/* SM_NOTIFY calls received */
+	char notify_name[SM_MAXSTRLEN + 1];
+	int notify_state;
+};
+
+enum { F_LOCAL, F_X, F_Y, F_OLD, F_COUNT };
+static struct fake fakes[F_COUNT] = {
+	[F_LOCAL] = { .ip = "127.0.0.1" }, /* hosts A, B, C */
+	[F_X] = { .ip = "10.1.1.1" },
+	[F_Y] = { .ip = "10.1.1.2" },
+	[F_OLD] = { .ip = "10.1.1.3" }, /* named only in an old .nsm file */
+};
+static bool have_net; /* the private network is up */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static struct fake *fake_of(SVCXPRT *xp)
+{
+	for (int i = 0; i < F_COUNT; i++)
+		if (fakes[i].xprt == xp)
+			return &fakes[i];
+	return NULL;
+}
+
+static void fake_pmap(struct svc_req *rq, SVCXPRT *xp)
+{
+	struct pmap pm = { 0 };
+	u_long port = 0;
+
+	if (rq->rq_proc != PMAPPROC_GETPORT) {
+		svcerr_noproc(xp);
 		return;
 	}
+	if (!svc_getargs(xp, (xdrproc_t)xdr_pmap, (char *)&pm)) {
+		svcerr_decode(xp);
+		return;
+	}
+	if (pm.pm_prot == IPPROTO_UDP &&
+	    ((pm.pm_prog == NLM_PROG && pm.pm_vers == NLM4_VERS) ||
+	     (pm.pm_prog == SM_PROG && pm.pm_vers == SM_VERS)))
+		port = FAKE_PORT;
+	svc_sendreply(xp, (xdrproc_t)xdr_u_long, (char *)&port);
+}
+
+static void fake_granted(struct fake *f, struct svc_req *rq, SVCXPRT *xp)
+{
+	nlm4_testargs a = { 0 };
+	nlm4_res res = { 0 };
+	u_int n;
+
+	if (rq->rq_proc != NLMPROC4_GRANTED) {
+		svcerr_noproc(xp);
+		return;
+	}
+	if (!svc_getargs(xp, (xdrproc_t)xdr_nlm4_testargs, (char *)&a)) {
+		svcerr_decode(xp);
+		return;
+	}
+	f->grant = a;
+	n = a.cookie.nlm4_netobj_len;
+	if (n > sizeof(f->grant_cookie))
+		n = sizeof(f->grant_cookie);
+	memcpy(f->grant_cookie, a.cookie.nlm4_netobj_val, n);
+	f->grant.cookie.nlm4_netobj_len = n;
+	f->grant.cookie.nlm4_netobj_val = f->grant_cookie;
+	snprintf(f->grant_caller, sizeof(f->grant_caller), "%s",
+		 a.alock.caller_name);
+	f->grant.alock.caller_name = f->grant_caller;
+	f->grant.alock.fh.nlm4_netobj_val = NULL;
+	f->grant.alock.oh.nlm4_netobj_val = NULL;
+	f->granted++;
+	res.cookie = a.cookie;
+	res.stat.stat = NLM4_GRANTED;
+	svc_sendreply(xp, (xdrproc_t)xdr_nlm4_res, (char *)&res);
+	svc_freeargs(xp, (xdrproc_t)xdr_nlm4_testargs, (char *)&a);
+}
+
+static void fake_statd(struct fake *f, struct svc_req *rq, SVCXPRT *xp)
+{
+	stat_chge a = { 0 };
+
+	if (rq->rq_proc != SM_NOTIFY) {
+		svcerr_noproc(xp);
+		return;
+	}
+	if (!svc_getargs(xp, (xdrproc_t)xdr_stat_chge, (char *)&a)) {
+		svcerr_decode(xp);
+		return;
+	}
+	snprintf(f->notify_name, sizeof(f->notify_name), "%s", a.mon_name);
+	f->notify_state = a.state;
+	f->notified++;
+	svc_sendreply(xp, (xdrproc_t)xdr_nothing, NULL);
+	svc_freeargs(xp, (xdrproc_t)xdr_stat_chge, (char *)&a);
+}
+
+static void fake_dispatch(struct svc_req *rq, SVCXPRT *xp)
+{
+	struct fake *f = fake_of(xp);
+
+	if (!f)
+		svcerr_noprog(xp);
+	else if (rq->rq_prog == PMAPPROG)
+		fake_pmap(rq, xp);
+	else if (rq->rq_prog == NLM_PROG)
+		fake_granted(f, rq, xp);
+	else if (rq->rq_prog == SM_PROG)
+		fake_statd(f, rq, xp);
+	else
+		svcerr_noprog(xp);
+}
+
+/* Answer the fake hosts' calls until *counter reaches want (true) or
+ * seconds pass (false).  Nothing else waits on them. */
+static bool serve_until(const int *counter, int want, int seconds)
+{
+	long deadline = now_ms() + seconds * 1000L;
+	int n;
+
+	while (*counter < want) {
+		if (now_ms() > deadline)
+			return false;
+		n = poll(svc_pollfd, (nfds_t)svc_max_pollfd, 50);
+		if (n > 0)
+			svc_getreq_poll(svc_pollfd, n);
+	}
+	return true;
+}
+
+/* Bring lo up and give it the fake hosts' addresses (as aliases). */
+static int net_setup(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		goto out;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		goto out;
+	for (int i = 0; i < F_COUNT; i++) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+
+		if (strncmp(fakes[i].ip, "127.", 4) == 0)
+			continue;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo:%d", i);
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, fakes[i].ip, &sin->sin_addr);
+		if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int fake_start(struct fake *f)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(FAKE_PORT) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	inet_pton(AF_INET, f->ip, &sin.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    !(f->xprt = svcudp_create(fd)))
+		return -1;
+	if (!svc_register(f->xprt, PMAPPROG, PMAPVERS, fake_dispatch, 0) ||
+	    !svc_register(f->xprt, NLM_PROG, NLM4_VERS, fake_dispatch, 0) ||
+	    !svc_register(f->xprt, SM_PROG, SM_VERS, fake_dispatch, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * A network of our own, so that port 111 and the 10.1.1.x addresses are
+ * ours (tests run in parallel; one of them owns the host's rpcbind).
+ * Needs CAP_SYS_ADMIN; without it the tests that need other hosts skip.
+ */
+static bool net_start(void)
+{
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("# unshare(CLONE_NEWNET): %s: callback tests skipped\n",
+		       strerror(errno));
+		return false;
+	}
+	if (net_setup() < 0) {
+		printf("Bail out! cannot set up the private network: %s\n",
+		       strerror(errno));
+		exit(99);
+	}
+	for (int i = 0; i < F_COUNT; i++)
+		if (fake_start(&fakes[i]) < 0) {
+			printf("Bail out! fake host %s: %s\n", fakes[i].ip,
+			       strerror(errno));
+			exit(99);
+		}
+	return true;
+}
+
+/* An RPC client whose calls come from the address src. */
+static CLIENT *client_from(const char *src, unsigned long prog,
+			   unsigned long vers)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)d.port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+	CLIENT *c;
+
+	inet_pton(AF_INET, src, &me.sin_addr);
+	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		if (sock >= 0)
+			close(sock);
+		return NULL;
+	}
+	c = clnttcp_create(&sin, prog, vers, &sock, 0, 0);
+	if (!c) {
+		close(sock);
+		return NULL;
+	}
+	clnt_control(c, CLSET_FD_CLOSE, NULL);
+	c->cl_auth = authunix_create("test", 0, 0, 0, NULL);
+	return c;
+}
+
+static void client_free(CLIENT *c)
+{
+	if (!c)
+		return;
+	auth_destroy(c->cl_auth);
+	clnt_destroy(c);
+}
+
+/* SM_NOTIFY(mon_name, state) from src, as a rebooted host's statd. */
+static int sm_notify_from(const char *src, const char *mon_name, int state)
+{
+	CLIENT *c = client_from(src, SM_PROG, SM_VERS);
+	stat_chge a = { (char *)mon_name, state };
+	int rc = -1;
+
+	if (c && clnt_call(c, SM_NOTIFY, (xdrproc_t)xdr_stat_chge,
+			   (char *)&a, (xdrproc_t)xdr_nothing, NULL,
+			   tmo) == RPC_SUCCESS)
+		rc = 0;
+	client_free(c);
+	return rc;
+}
+
+/* ---- locks of hosts X and Y, each from its own address ---------------- */
+
+static const struct owner X = { "host-x", 11 }, Y = { "host-y", 22 };
+
+/* LOCK through c, with our own cookie. */
+static int lock_via(CLIENT *c, const struct owner *o, const struct fh *f,
+		    uint64_t off, uint64_t len, bool block, bool reclaim,
+		    const char *cookie_text)
+{
+	nlm4_lockargs a = { .block = block, .exclusive = TRUE,
+			    .reclaim = reclaim };
+	CLIENT *saved = nlm;
+	int st;
+
+	a.cookie.nlm4_netobj_len = (u_int)strlen(cookie_text);
+	a.cookie.nlm4_netobj_val = (char *)cookie_text;
+	a.alock = mklock(o, f, off, len);
+	nlm = c;
+	st = call_res(NLMPROC4_LOCK, (xdrproc_t)xdr_nlm4_lockargs, &a);
+	nlm = saved;
+	return st;
+}
+
+static int unlock_via(CLIENT *c, const struct owner *o, const struct fh *f,
+		      uint64_t off, uint64_t len)
+{
+	CLIENT *saved = nlm;
+	int st;
+
+	nlm = c;
+	st = unlock(o, f, off, len);
+	nlm = saved;
+	return st;
+}
+
+/* Is the exact lock [off, off+len) of o what fake host h was granted? */
+static void check_grant(const struct fake *h, const struct owner *o,
+			uint64_t off, uint64_t len, const char *cookie_text)
+{
+	const nlm4_testargs *g = &h->grant;
+
+	CHECK_EQ(g->alock.l_offset, off, "GRANTED: offset");
+	CHECK_EQ(g->alock.l_len, len, "GRANTED: length");
+	CHECK_EQ(g->alock.svid, o->svid, "GRANTED: svid");
+	CHECK(g->exclusive, "GRANTED: exclusive");
+	CHECK_STR(g->alock.caller_name, o->host, "GRANTED: caller name");
+	CHECK(g->cookie.nlm4_netobj_len == strlen(cookie_text) &&
+		      memcmp(g->cookie.nlm4_netobj_val, cookie_text,
+			     strlen(cookie_text)) == 0,
+	      "GRANTED: the cookie of the blocked LOCK");
+}
+
+/*
+ * SM_NOTIFY frees a rebooted client's locks, believed only from the
+ * client's own address or this host; blocked locks are then granted
+ * and the waiter is called back (GRANTED) with its exact lock.
+ */
+static void test_notify(CLIENT *cx, CLIENT *cy, const struct fh *f)
+{
+	int granted = fakes[F_Y].granted;
+
+	CHECK_EQ(lock_via(cx, &X, f, 0, 10, false, false, "x1"), NLM4_GRANTED,
+		 "X: lock [0,10)");
+	CHECK_EQ(lock_via(cy, &Y, f, 0, 10, false, false, "y1"), NLM4_DENIED,
+		 "Y: denied while X holds it");
+	CHECK_EQ(sm_notify_from(fakes[F_Y].ip, X.host, 5), 0,
+		 "SM_NOTIFY for X sent from Y's address");
+	CHECK_EQ(lock_via(cy, &Y, f, 0, 10, false, false, "y1"), NLM4_DENIED,
+		 "... ignored: X still holds its lock");
+	CHECK_EQ(sm_notify_from(fakes[F_X].ip, "nobody", 5), 0,
+		 "SM_NOTIFY for an unknown name from X");
+	CHECK_EQ(lock_via(cy, &Y, f, 0, 10, false, false, "y1"), NLM4_DENIED,
+		 "... changes nothing");
+	CHECK_EQ(lock_via(cy, &Y, f, 2, 5, true, false, "y-cookie"),
+		 NLM4_BLOCKED, "Y: blocking lock [2,7) queued");
+	CHECK_EQ(sm_notify_from(fakes[F_X].ip, X.host, 5), 0,
+		 "SM_NOTIFY for X from X: it rebooted");
+	CHECK(serve_until(&fakes[F_Y].granted, granted + 1, 30),
+	      "Y's lock manager is called back (GRANTED)");
+	check_grant(&fakes[F_Y], &Y, 2, 5, "y-cookie");
+	CHECK_EQ(test(&C, f, true, 3, 1, NULL), NLM4_DENIED,
+		 "Y holds [2,7) now");
+	CHECK_EQ(lock_via(cy, &Y, f, 0, 2, false, false, "y2"), NLM4_GRANTED,
+		 "X's lock is gone: Y locks [0,2)");
+	CHECK_EQ(unlock_via(cy, &Y, f, 0, 0), NLM4_GRANTED, "Y: unlock");
+
+	/* a local statd relaying a reboot is believed */
+	CHECK_EQ(lock_via(cx, &X, f, 50, 1, false, false, "x2"), NLM4_GRANTED,
+		 "X: lock [50,51)");
+	CHECK_EQ(sm_notify_from("127.0.0.1", X.host, 7), 0,
+		 "SM_NOTIFY for X from this host");
+	CHECK_EQ(test(&C, f, true, 50, 1, NULL), NLM4_GRANTED,
+		 "... X's lock is gone");
+}
+
+/* An UNLOCK grants the waiting request; its client is called back. */
+static void test_granted_callback(CLIENT *cx, CLIENT *cy, const struct fh *f)
+{
+	int granted = fakes[F_Y].granted;
+
+	CHECK_EQ(lock_via(cx, &X, f, 100, 20, false, false, "x3"),
+		 NLM4_GRANTED, "X: lock [100,120)");
+	CHECK_EQ(lock_via(cy, &Y, f, 110, 30, true, false, "cb-cookie"),
+		 NLM4_BLOCKED, "Y: blocking lock [110,140) queued");
+	CHECK_EQ(fakes[F_Y].granted, granted, "no GRANTED yet");
+	CHECK_EQ(unlock_via(cx, &X, f, 100, 20), NLM4_GRANTED, "X: unlock");
+	CHECK(serve_until(&fakes[F_Y].granted, granted + 1, 30),
+	      "Y's lock manager is called back (GRANTED)");
+	check_grant(&fakes[F_Y], &Y, 110, 30, "cb-cookie");
+	CHECK_EQ(unlock_via(cy, &Y, f, 0, 0), NLM4_GRANTED, "Y: unlock");
+}
+
+/* TEST until the grace period is over (a generous bound, not a wait). */
+static bool grace_over(const struct fh *f)
+{
+	long deadline = now_ms() + 60000;
+
+	while (now_ms() < deadline) {
+		if (test(&C, f, true, 1000, 1, NULL) !=
+		    NLM4_DENIED_GRACE_PERIOD)
+			return true;
+		poll(NULL, 0, 100);
+	}
+	return false;
+}
+
+static bool restart(const char *grace)
+{
+	client_free(nlm);
+	nlm = NULL;
+	CHECK_EQ(tdaemon_stop(&d), 0, "SIGTERM: exit status 0");
+	d.grace = grace;
+	if (tdaemon_start(&d) < 0 || !(nlm = client(NLM_PROG, NLM4_VERS))) {
+		CHECK(0, "restart");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Restart with locks held: the clients are recorded in the catalog, so
+ * a grace period starts in which only reclaims are granted, and each
+ * client's statd, at the address it locked from, is told our new state.
+ */
+static void test_restart(const struct fh *f)
+{
+	char host[256] = "", old[400];
+	CLIENT *cx;
+	int notified = fakes[F_X].notified, state;
+
+	gethostname(host, sizeof(host) - 1);
+	cx = have_net ? client_from(fakes[F_X].ip, NLM_PROG, NLM4_VERS) : nlm;
+	CHECK_EQ(lock_via(cx, &X, f, 0, 10, false, false, "x4"), NLM4_GRANTED,
+		 "X: lock before the restart");
+	if (have_net)
+		client_free(cx);
+	if (!restart("10"))
+		return;
 	CHECK_EQ(lock(&B, f, true, 0, 10, false), NLM4_DENIED_GRACE_PERIOD,
 		 "B: new lock in the grace period");
 	CHECK_EQ(test(&B, f, true, 0, 10, NULL), NLM4_DENIED_GRACE_PERIOD,
 		 "B: TEST in the grace period");
-	CHECK_EQ(lock_args(&A, f, true, 0, 10, false, true), NLM4_GRANTED,
-		 "A: reclaim granted");
-	sleep(3);
+	cx = have_net ? client_from(fakes[F_X].ip, NLM_PROG, NLM4_VERS) : nlm;
+	if (have_net) {
+		CHECK(serve_until(&fakes[F_X].notified, notified + 1, 30),
+		      "X's statd gets SM_NOTIFY at its recorded address");
+		CHECK_STR(fakes[F_X].notify_name, host,
+			  "SM_NOTIFY names the server's host");
+		CHECK(fakes[F_X].notify_state % 2 == 1,
+		      "SM_NOTIFY carries a new odd state (%d)",
+		      fakes[F_X].notify_state);
+	}
+	CHECK_EQ(lock_via(cx, &X, f, 0, 10, false, true, "x5"), NLM4_GRANTED,
+		 "X: reclaim granted");
+	CHECK(grace_over(f), "the grace period ends");
 	CHECK_EQ(lock(&B, f, true, 0, 10, false), NLM4_DENIED,
 		 "after the grace: the reclaimed lock holds");
 	CHECK_EQ(lock(&B, f, true, 10, 10, false), NLM4_GRANTED,
 		 "after the grace: new locks granted");
+	if (!have_net)
+		return;
+	client_free(cx);
+
+	/* X reclaimed, so it is listed again; an old-style list file is
+	 * imported once.  The state number only grows. */
+	state = fakes[F_X].notify_state;
+	notified = fakes[F_X].notified;
+	CHECK_EQ(tfile_write(d.dir, "catalog.db.nsm",
+			     "state 1001\nclient host-old 10.1.1.3\n"),
+		 0, "an old monitor list file (catalog.db.nsm)");
+	if (!restart("1"))
+		return;
+	CHECK(serve_until(&fakes[F_X].notified, notified + 1, 30),
+	      "after another restart X is notified again");
+	CHECK(serve_until(&fakes[F_OLD].notified, 1, 30),
+	      "the host of the old file is notified");
+	CHECK_EQ(fakes[F_OLD].notify_state, 1003,
+		 "state: the next odd number after the old file's");
+	CHECK(fakes[F_X].notify_state > state, "X sees a newer state");
+	snprintf(old, sizeof(old), "%s.nsm", d.catalog);
+	CHECK(access(old, F_OK) < 0 && errno == ENOENT,
+	      "the old file is gone once imported");
 }
 
 int main(void)
 {
 	struct fh root, f;
+	CLIENT *cx, *cy;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	have_net = net_start();
 	if (tdaemon_init(&d, "nlm") < 0 ||
 	    tfile_write(d.lower, "file", "data") < 0 ||
-	    tfile_write(d.lower, "low", "lower data") < 0 ||
-	    tdaemon_start(&d) < 0) {
+	    tfile_write(d.lower, "low", "lower data") < 0) {
+		printf("Bail out! cannot set up\n");
+		return 99;
+	}
+	snprintf(d.clients, sizeof(d.clients),
+		 "127.0.0.0/8(rw,no_root_squash) 10.1.1.0/24(rw,no_root_squash)");
+	if (tdaemon_start(&d) < 0) {
 		printf("Bail out! cannot start unionnfsd\n");
 		tdaemon_cleanup(&d);
 		return 99;
@@ -473,13 +938,21 @@ int main(void)
 	test_share(&f);
 	test_copy_up(&root);
 	test_errors();
-	test_restart(&f);
-	if (nlm) {
-		auth_destroy(nlm->cl_auth);
-		clnt_destroy(nlm);
+	if (have_net) {
+		cx = client_from(fakes[F_X].ip, NLM_PROG, NLM4_VERS);
+		cy = client_from(fakes[F_Y].ip, NLM_PROG, NLM4_VERS);
+		if (cx && cy) {
+			test_notify(cx, cy, &f);
+			test_granted_callback(cx, cy, &f);
+		} else {
+			CHECK(0, "clients from 10.1.1.1 and 10.1.1.2");
+		}
+		client_free(cx);
+		client_free(cy);
 	}
-	auth_destroy(nfs->cl_auth);
-	clnt_destroy(nfs);
+	test_restart(&f);
+	client_free(nlm);
+	client_free(nfs);
 	CHECK_EQ(tdaemon_stop(&d), 0, "SIGTERM: exit status 0");
 	tdaemon_cleanup(&d);
 	return tap_done();

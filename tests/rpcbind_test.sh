@@ -1,5 +1,5 @@
 #!/bin/bash
-# rpcbind_test.sh - the daemon registers NFS, MOUNT and NLM with the local
+# rpcbind_test.sh - the daemon registers NFS, MOUNT, NLM and NSM with the local
 # rpcbind on its port (TCP and UDP), showmount finds the export through it,
 # the kernel client locks through NLM found there, and a clean shutdown
 # removes the registrations.  (One test owns rpcbind: the others run with
@@ -36,10 +36,16 @@ fi
 
 # "PROG VERS PROTO PORT" lines of the programs we serve
 regs() {
-	# (not NSM, 100024: we do not serve it, and a system rpc.statd may)
+	# (NSM, 100024, apart: a system rpc.statd may hold it)
 	rpcinfo -p 127.0.0.1 | awk '$1 == 100003 || $1 == 100005 ||
 		$1 == 100021 { print $1, $2, $3, $4 }' | sort
 }
+# NSM is registered only where no other statd has it, and another's
+# registration is neither taken nor removed.
+nsm_regs() {
+	rpcinfo -p 127.0.0.1 | awk '$1 == 100024 { print $1, $2, $3, $4 }' | sort
+}
+nsm_before=$(nsm_regs)
 
 UD_RPCBIND=1 ud_start || exit 99
 for _ in $(seq 1 50); do
@@ -59,6 +65,13 @@ if regs | grep -q '^100021 '; then
 		"$(regs | awk '$1 == 100021 && $2 == 4')" \
 		"$(printf '100021 4 tcp %s\n100021 4 udp %s' "$PORT" "$PORT")"
 fi
+if [ -z "$nsm_before" ]; then
+	check_eq "NSM v1 registered on our port (no statd had it)" \
+		"$(nsm_regs)" "$(printf '100024 1 tcp %s\n100024 1 udp %s' "$PORT" "$PORT")"
+else
+	check_eq "a running statd keeps its NSM registration" \
+		"$(nsm_regs)" "$nsm_before"
+fi
 check_eq "showmount -e finds the export through rpcbind" \
 	"$(showmount -e 127.0.0.1 | sed -n 2p | awk '{print $1}')" "/export"
 
@@ -76,12 +89,17 @@ if [ -x "$run" ] && regs | grep -q '^100021 '; then
 second: DENIED
 third: GRANTED
 local_lock=none"
+	if [ -z "$nsm_before" ]; then
+		check "kernel client's sm-notify reached our NSM, which freed its locks" \
+			grep -q "nsm: .* rebooted .*freeing its locks" "$D/log"
+	fi
 else
 	echo "# no kernel client at $run: lock check skipped"
 fi
 
 check "clean shutdown" ud_stop
 check_eq "registrations gone after SIGTERM" "$(regs)" ""
+check_eq "NSM registrations as before the daemon" "$(nsm_regs)" "$nsm_before"
 
 # Registration off: nothing registered, the daemon still serves.
 ud_start || exit 99
