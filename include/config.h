@@ -63,9 +63,16 @@ struct config {
 	unsigned idle_timeout;	   /* seconds; 0 = never */
 	bool udp;		   /* also serve UDP on the same port */
 	bool rpcbind;		   /* register with the local rpcbind */
+	bool portmap;		   /* be the portmapper ourselves */
+	uint16_t portmap_port;	   /* where, on the listen address; 111 */
 	unsigned grace;		   /* NLM grace after a restart, seconds */
+	unsigned lease_time;	   /* NFSv4 lease, seconds */
+	char *idmap_domain;	   /* NFSv4 owner@DOMAIN; NULL: the host's */
+	bool idmap_numeric;	   /* AUTH_SYS callers get numeric owners */
 	bool use_syslog;
 	int log_level;
+	char *control;		   /* control socket; NULL: default; "none" */
+	char *metrics;		   /* Prometheus "ADDR:PORT"; NULL: none */
 	struct export_conf *exports;
 	unsigned nexports;
 };

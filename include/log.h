@@ -35,6 +35,25 @@ struct log_ratelimit {
 void log_limited(struct log_ratelimit *rl, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * At most one message per key (say "bad file handle from 10.1.2.3") per
+ * LOG_KEY_INTERVAL seconds, so that one client cannot flood the log
+ * while every client still gets its first line.  What was held back is
+ * summed up as "KEY: N more suppressed" with the key's next message
+ * after the interval, or by log_ratelimit_flush() (at exit).
+ */
+struct sockaddr;
+#define LOG_KEY_INTERVAL 60
+void log_ratelimited_key(const char *key, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_ratelimit_flush(void);
+
+/* A handle whose integrity tag did not verify: rate-limited per host. */
+void log_bad_handle(const struct sockaddr *peer, const char *proto);
+
+/* A printable "ADDR" (no port) of a socket address, in buf. */
+const char *log_host(const struct sockaddr *sa, char *buf, unsigned len);
+
 /* A printable "ADDR:PORT" of a socket address, in buf. */
 struct sockaddr;
 const char *log_addr(const struct sockaddr *sa, char *buf, unsigned len);

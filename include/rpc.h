@@ -51,6 +51,8 @@ struct rpc_req {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	bool tcp;
+	bool portmap; /* came to the portmapper's port: only it answers */
+	uint64_t t_recv; /* record complete (stats_clock()), for latency */
 
 	/* The call record; args is positioned at the procedure's arguments. */
 	uint8_t *rec;
@@ -93,6 +95,9 @@ struct rpc_program {
 	uint32_t prog;
 	const struct rpc_version *versions; /* sorted by vers */
 	uint32_t nversions;
+	/* rpcbind: register only if no other server has the program (NSM:
+	 * the host's rpc.statd may), and never unset another's entry. */
+	bool rpcbind_if_free;
 };
 
 /* Programs served; defined by each protocol module.  Several tables may
@@ -100,6 +105,7 @@ struct rpc_program {
 extern const struct rpc_program nfs3_program;
 extern const struct rpc_program mount3_program;
 extern const struct rpc_program nlm4_program; /* server/nlmproc.c */
+extern const struct rpc_program nsm1_program; /* server/nsmproc.c */
 extern const struct rpc_program nfs4_program;
 
 /* All of them, in server/rpc.c. */

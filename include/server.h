@@ -31,6 +31,8 @@ struct server {
 	uint64_t boot_time; /* seconds since the epoch */
 	struct workers *workers;
 	struct transport *transport;
+	struct control *control; /* unionnfsctl's socket, or NULL */
+	struct metrics *metrics; /* Prometheus endpoint, or NULL */
 	/* Held for reading while a request runs, for writing while a reload
 	 * (SIGHUP) swaps the exports and their client rules. */
 	pthread_rwlock_t lock;
@@ -38,6 +40,9 @@ struct server {
 	 * reload.  Returns NULL on error (after logging). */
 	struct config *(*load_config)(void *arg);
 	void *load_arg;
+	/* The same configuration, with its errors ("FILE:LINE: ...") written
+	 * to errf instead of the log: for unionnfsctl reload. */
+	struct config *(*parse_config)(void *arg, FILE *errf);
 };
 
 /*
@@ -94,15 +99,41 @@ void transport_shutdown(struct transport *t);
 void transport_close(struct transport *t);
 /* The TCP port actually bound (useful with port 0). */
 uint16_t transport_port(const struct transport *t);
+/* The portmapper's TCP port (config "portmap"), 0 when not serving it. */
+uint16_t transport_portmap_port(const struct transport *t);
 
-/* ---- NLM (server/nlmproc.c) ---- */
+/* ---- NLM and NSM (server/nlmproc.c, server/nsmproc.c) ---- */
 /* Free every lock and share a client holds (FREE_ALL, its reboot). */
 void nlm_free_client(const char *caller_name);
-/* At start: read the clients that held locks ("<catalog>.nsm"); if any,
- * grant only reclaims for grace seconds and notify them (SM_NOTIFY). */
-void nlm_start(const char *catalog, unsigned grace);
-/* At exit: wait for callbacks in flight, drop all locks. */
+/* At start: read the clients that held locks (the catalog's monitor
+ * list); if any, grant only reclaims for cfg->grace seconds and notify
+ * them (SM_NOTIFY).  Call once, before serving, with srv->cat open. */
+void nlm_start(struct server *srv);
+/* At exit, after the workers: wait for calls to other hosts in flight,
+ * drop all locks. */
 void nlm_shutdown(void);
+
+/* ---- control socket (server/control.c), unionnfsctl(8) ---- */
+struct control;
+/* Listen on the unix socket path (mode 0600, root only) on the loop of
+ * srv->transport.  NULL after logging why (as an error if required). */
+struct control *control_open(struct server *srv, const char *path,
+			     bool required);
+void control_close(struct control *ctl); /* and unlink the socket */
+
+/* ---- Prometheus endpoint (server/metrics.c) ---- */
+struct metrics;
+/* "ADDR:PORT", "[V6]:PORT" or "PORT" (loopback); out may be NULL. */
+int metrics_parse_addr(const char *s, struct sockaddr_storage *out,
+		       socklen_t *len);
+struct metrics *metrics_open(struct server *srv, const char *addr);
+void metrics_close(struct metrics *m);
+/* The address it listens on ("127.0.0.1:9100"), for the log and stats. */
+const char *metrics_address(const struct metrics *m);
+
+/* The libevent loop of the transport, for the control and metrics
+ * listeners that share its thread. */
+struct event_base *transport_base(const struct transport *t);
 
 /* ---- rpcbind (server/rpcbind.c) ---- */
 /* Register every program/version of rpc_programs[] on port with the local
@@ -110,5 +141,20 @@ void nlm_shutdown(void);
 int rpcbind_register(struct server *srv, uint16_t port);
 /* Remove those registrations (clean shutdown). */
 void rpcbind_unregister(struct server *srv);
+
+/* ---- own portmapper (server/portmap.c) ---- */
+/* Portmapper v2 and rpcbind v3/v4, for hosts without rpcbind (containers):
+ * served only on the transport's portmapper port (config "portmap"). */
+extern const struct rpc_program portmap_program;
+/* Take the table it answers from: rpc_programs[] on the transport's port,
+ * itself on the portmapper port.  Before the event loop runs. */
+void portmap_start(const struct server *srv);
+
+/* ---- service manager (server/sdnotify.c) ---- */
+/* Send "READY=1", "STOPPING=1"... to $NOTIFY_SOCKET as sd_notify(3) does.
+ * 0: no service manager asked; 1: sent; -1: failed (logged). */
+int sd_notify_state(const char *state);
+/* "RELOADING=1" with the time the reload began (systemd >= 253 checks). */
+void sd_notify_reloading(void);
 
 #endif

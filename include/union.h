@@ -162,6 +162,34 @@ void un_catalog_close(struct un_catalog *cat);
 /* Make every catalog change so far durable (WAL commit). */
 int un_catalog_flush(struct un_catalog *cat);
 
+/*
+ * Peers and state: small records that protocols keep across restarts in
+ * the catalog (no protocol types here).  A peer is a host known to a
+ * protocol: kind says which use ("nsm": the hosts that held NLM locks and
+ * are told when we restart), name is unique within a kind and has one
+ * address.  State entries are named 64-bit counters (the NSM state
+ * number).  Strings are 1..UN_PEER_STR_MAX bytes, else -EINVAL.
+ *
+ * Every change is committed and synced before it returns, so these block
+ * on the disk: call them off the event loop and rarely (once per new
+ * host, never per request).  Thread-safe.  Return 0 or a negative errno.
+ */
+#define UN_PEER_STR_MAX 1024
+int un_catalog_peer_put(struct un_catalog *cat, const char *kind,
+			const char *name, const char *addr);
+int un_catalog_peer_del(struct un_catalog *cat, const char *kind,
+			const char *name);
+/* cb runs with the catalog locked: it must not call the catalog.  A
+ * non-zero return stops the walk and is returned. */
+typedef int (*un_peer_cb)(void *arg, const char *name, const char *addr);
+int un_catalog_peer_list(struct un_catalog *cat, const char *kind,
+			 un_peer_cb cb, void *arg);
+/* -ENOENT when the key was never set. */
+int un_catalog_state_get(struct un_catalog *cat, const char *key,
+			 int64_t *value);
+int un_catalog_state_set(struct un_catalog *cat, const char *key,
+			 int64_t value);
+
 /* ---- exports ---------------------------------------------------------- */
 
 /*
@@ -232,6 +260,13 @@ ssize_t un_write(struct un_export *ex, const struct un_cred *cr,
 		 const struct un_handle *fh, uint64_t off, const void *buf,
 		 size_t len, enum un_stable stable, enum un_stable *committed,
 		 struct un_wcc *wcc);
+
+/*
+ * Copy the object up to the upper layer now if it lives in a lower one
+ * (NFSv4 OPEN for write), with the engine's privileges: the caller has
+ * checked the access.  The handle stays the same.  -EROFS without upper.
+ */
+int un_copy_up(struct un_export *ex, const struct un_handle *fh);
 
 /* fsync the object's data (COMMIT). */
 int un_commit(struct un_export *ex, const struct un_cred *cr,
@@ -312,6 +347,47 @@ int un_readdir(struct un_export *ex, const struct un_cred *cr,
 int un_statfs(struct un_export *ex, const struct un_handle *fh,
 	      struct un_statfs *st);
 
+/* ---- observability (union/stats.c) ------------------------------------
+ * For the daemon's statistics and its control socket (unionnfsctl):
+ * nothing here changes the union.  Thread-safe like the rest.
+ */
+struct un_stats {
+	uint64_t copyups;	 /* objects copied up since the export opened */
+	uint32_t copyups_active; /* copy-ups running now */
+};
+void un_stats(struct un_export *ex, struct un_stats *st);
+
+/* Objects catalogued, and the bytes of the database (with its WAL). */
+int un_catalog_size(struct un_catalog *cat, uint64_t *objects,
+		    uint64_t *bytes);
+
+/* Where an object of the union comes from. */
+struct un_where {
+	bool found;	   /* false: the name does not exist (see whiteout) */
+	bool whiteout;	   /* !found because a layer holds a whiteout */
+	bool upper;	   /* in the upper layer; else in lower[lower] */
+	unsigned lower;	   /* index in un_export_conf.lower, top-most 0 */
+	bool opaque;	   /* a directory marked opaque in that layer */
+	unsigned nmerged;  /* directories: how many layers are merged */
+	enum un_type type;
+	uint64_t fileid;
+	char layer_dir[UN_PATH_MAX]; /* the layer's root directory */
+	char path[UN_PATH_MAX];	     /* inside it; "" for the export root */
+};
+
+/*
+ * The object a handle names, where it lives now.  A forged or damaged
+ * handle is -UN_EBADHANDLE, a removed object -ESTALE.
+ */
+int un_handle_where(struct un_export *ex, const struct un_handle *fh,
+		    struct un_where *w);
+/*
+ * The layer a path of the union comes from ("a/b/c", relative to the
+ * export root; "" or "/" is the root).  A name hidden by a whiteout
+ * returns 0 with found false, whiteout true and the whiteout's layer.
+ */
+int un_whereis(struct un_export *ex, const char *path, struct un_where *w);
+
 /* ---- consistency check (fsck.c) ----------------------------------------
  * Check an export's catalog against its layers, with the daemon stopped:
  * catalogued objects that no longer exist on disk, stale hard-link hints,
@@ -321,5 +397,21 @@ int un_statfs(struct un_export *ex, const struct un_handle *fh,
  * touched.  Returns the number of findings, or a negative errno.
  */
 int un_fsck(struct un_export *ex, bool repair, FILE *report);
+
+/* ---- catalog rebuild (rebuild.c) ---------------------------------------
+ * For a catalog that un_catalog_open() refused as damaged (-EUCLEAN), with
+ * the daemon stopped.  First move it aside: path (and its -wal, -shm)
+ * become path.corrupt-<UTC time>, never deleted; *moved receives the new
+ * name.  Returns 1 if moved, 0 if there was no file, or a negative errno.
+ * The key file stays, so old handles answer STALE, not BADHANDLE.
+ */
+int un_catalog_move_aside(const char *path, char *moved, size_t len);
+/*
+ * Then, on the fresh catalog, catalogue every object of the export's
+ * union (as listed with whiteouts and opaque directories applied).  Every
+ * object gets a new handle.  Returns the number of objects, or a negative
+ * errno; directories that cannot be listed are reported and skipped.
+ */
+long un_rebuild(struct un_export *ex, FILE *report);
 
 #endif

@@ -1,12 +1,14 @@
 #!/bin/sh
 # deps.sh - install the Debian 12 packages unionnfsd needs.
 #   scripts/deps.sh          build and run dependencies
-#   scripts/deps.sh --test   also what the test suite needs (libnfs, clang, attr,
+#   scripts/deps.sh --test   also what the test suite needs (libnfs, clang and
+#                            libclang-rt-14-dev for libFuzzer (fuzz/), attr,
 #                            rpcbind + nfs-common for rpcinfo/showmount,
+#                            iproute2 for a test's private network namespace,
 #                            and the kernel-client guest from ../shared/kclient)
 set -eu
 BUILD="autoconf automake pkg-config make gcc libtirpc-dev rpcsvc-proto libevent-dev libsqlite3-dev"
-TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev rpcbind nfs-common"
+TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev rpcbind nfs-common iproute2"
 want=$BUILD
 [ "${1:-}" = --test ] && want="$BUILD $TEST"
 missing=""

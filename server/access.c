@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include "server.h"
+#include "stats.h"
 
 static uint16_t peer_port(const struct sockaddr_storage *ss)
 {
@@ -59,6 +60,7 @@ enum access_result server_access(const struct srv_export *ex,
 	const struct client_rule *r;
 
 	memset(cred, 0, sizeof(*cred));
+	stats_export_used(ex->id);
 	r = config_match_client(ex->conf, (const struct sockaddr *)&req->peer);
 	if (!r)
 		return ACCESS_DENIED;

@@ -81,7 +81,9 @@ void config_init(struct config *cfg)
 	cfg->idle_timeout = 300;
 	cfg->udp = true;
 	cfg->rpcbind = true;
+	cfg->portmap_port = 111; /* PMAPPORT */
 	cfg->grace = 90;
+	cfg->lease_time = 90;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -112,6 +114,9 @@ void config_free(struct config *cfg)
 	free(cfg->file);
 	free(cfg->catalog);
 	free(cfg->pidfile);
+	free(cfg->control);
+	free(cfg->metrics);
+	free(cfg->idmap_domain);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -467,6 +472,7 @@ struct parser {
 	struct token peeked;
 	bool have_peeked;
 	struct config *cfg;
+	unsigned rpcbind_line, portmap_line; /* where they were set, or 0 */
 };
 
 #define perr(ps, line, ...)                                                    \
@@ -741,10 +747,34 @@ static void top_statement(struct parser *ps, const struct stmt *st)
 	} else if (strcmp(kw, "udp") == 0) {
 		get_bool(ps, st, &cfg->udp);
 	} else if (strcmp(kw, "rpcbind") == 0) {
-		get_bool(ps, st, &cfg->rpcbind);
+		if (get_bool(ps, st, &cfg->rpcbind))
+			ps->rpcbind_line = st->line;
+	} else if (strcmp(kw, "portmap") == 0) {
+		if (get_bool(ps, st, &cfg->portmap))
+			ps->portmap_line = st->line;
+	} else if (strcmp(kw, "portmap-port") == 0) {
+		if (get_number(ps, st, 1, 65535, &v))
+			cfg->portmap_port = (uint16_t)v;
+	} else if (strcmp(kw, "control") == 0) {
+		set_string(ps, st, &cfg->control);
+	} else if (strcmp(kw, "metrics") == 0) {
+		set_string(ps, st, &cfg->metrics);
+		if (st->n == 2 && metrics_parse_addr(st->w[1], NULL, NULL) < 0)
+			perr(ps, st->line, "bad metrics address \"%s\" "
+			     "(ADDR:PORT or PORT)", st->w[1]);
 	} else if (strcmp(kw, "grace") == 0) {
 		if (get_number(ps, st, 0, 3600, &v))
 			cfg->grace = v;
+	} else if (strcmp(kw, "lease-time") == 0) {
+		if (get_number(ps, st, 1, 3600, &v))
+			cfg->lease_time = v;
+	} else if (strcmp(kw, "idmap-numeric") == 0) {
+		get_bool(ps, st, &cfg->idmap_numeric);
+	} else if (strcmp(kw, "idmap-domain") == 0) {
+		set_string(ps, st, &cfg->idmap_domain);
+		if (st->n == 2 && (!st->w[1][0] || strchr(st->w[1], '@')))
+			perr(ps, st->line, "bad id-mapping domain \"%s\"",
+			     st->w[1]);
 	} else if (strcmp(kw, "log-level") == 0) {
 		if (!want_args(ps, st, 1, 1))
 			return;
@@ -1015,6 +1045,24 @@ static char *read_file(const char *path, FILE *errf)
 	return buf;
 }
 
+/*
+ * With "portmap yes" we are the host's portmapper, so there is no other
+ * rpcbind to register with: that is implied, and asking for both is a
+ * contradiction (two servers cannot own port 111).
+ */
+static void portmap_or_rpcbind(struct parser *ps)
+{
+	if (!ps->cfg->portmap)
+		return;
+	if (ps->cfg->rpcbind && ps->rpcbind_line)
+		perr(ps, ps->portmap_line,
+		     "\"portmap yes\" makes unionnfsd the portmapper; it "
+		     "cannot also register with rpcbind (\"rpcbind yes\" at "
+		     "line %u)",
+		     ps->rpcbind_line);
+	ps->cfg->rpcbind = false;
+}
+
 int config_parse_file(struct config *cfg, const char *path, FILE *errf)
 {
 	struct parser ps = { .path = path, .errf = errf, .line = 1, .cfg = cfg };
@@ -1027,6 +1075,7 @@ int config_parse_file(struct config *cfg, const char *path, FILE *errf)
 	ps.p = text;
 	parse_top(&ps);
 	free(text);
+	portmap_or_rpcbind(&ps);
 	return ps.errors;
 }
 

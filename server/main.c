@@ -19,13 +19,24 @@
 #endif
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-#define DEFAULT_CATALOG "/var/lib/unionnfsd/catalog.db"
+/* configure passes $(localstatedir)/lib/unionnfsd, which make install
+ * creates; /var/lib/unionnfsd is what a distribution's build gives. */
+#ifndef UNIONNFSD_STATEDIR
+#define UNIONNFSD_STATEDIR "/var/lib/unionnfsd"
+#endif
+#define DEFAULT_CATALOG UNIONNFSD_STATEDIR "/catalog.db"
 #define MAX_CLI_EXPORTS 64
+/* configure passes $(runstatedir): /run for a distribution's build. */
+#ifndef UNIONNFSD_RUNSTATEDIR
+#define UNIONNFSD_RUNSTATEDIR "/run"
+#endif
+#define DEFAULT_CONTROL UNIONNFSD_RUNSTATEDIR "/unionnfsd.sock"
 
 /* An export given on the command line, kept as written so that a reload
  * can build it again next to the re-read file. */
@@ -36,9 +47,12 @@ struct cli_export {
 
 struct options {
 	bool foreground, debug, use_syslog, no_udp, no_rpcbind, fsck;
+	bool portmap;
+	bool rebuild_catalog;
 	const char *config_file, *check_file;
 	const char *listen, *catalog, *pidfile;
 	unsigned workers;
+	const char *control, *metrics; /* NULL: as the file says */
 	int grace; /* -1: not given */
 	struct cli_export exports[MAX_CLI_EXPORTS];
 	unsigned nexports;
@@ -60,9 +74,13 @@ enum {
 	OPT_NO_RPCBIND,
 	OPT_GRACE,
 	OPT_SYSLOG,
+	OPT_CONTROL,
+	OPT_METRICS,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_FSCK,
+	OPT_PORTMAP,
+	OPT_REBUILD_CATALOG,
 };
 
 static const struct option long_options[] = {
@@ -82,9 +100,13 @@ static const struct option long_options[] = {
 	{ "no-rpcbind", no_argument, NULL, OPT_NO_RPCBIND },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "fsck", no_argument, NULL, OPT_FSCK },
+	{ "portmap", no_argument, NULL, OPT_PORTMAP },
+	{ "rebuild-catalog", no_argument, NULL, OPT_REBUILD_CATALOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -98,7 +120,8 @@ static void usage(FILE *f)
 		"                  --clients SPEC [--userxattr]] ...\n"
 		"                 [--pidfile FILE] [--workers N] [--no-udp] "
 		"[--syslog]\n"
-		"                 [--no-rpcbind] [--grace SECONDS]\n"
+		"                 [--no-rpcbind] [--portmap] [--grace SECONDS]\n"
+		"                 [--control PATH] [--metrics ADDR:PORT]\n"
 		"       unionnfsd --check-config FILE\n"
 		"\n"
 		"  -c, --config FILE      read the configuration file "
@@ -106,6 +129,10 @@ static void usage(FILE *f)
 		"  --check-config FILE    check a configuration file and exit\n"
 		"  --fsck                 check and repair the catalog against "
 		"the layers, then exit\n"
+		"  --rebuild-catalog      move a damaged catalog aside and "
+		"build a new one from\n"
+		"                         the layers, then exit (every file "
+		"handle changes)\n"
 		"  -f                     stay in the foreground, log to "
 		"stderr\n"
 		"  -d                     log debugging messages\n"
@@ -128,13 +155,23 @@ static void usage(FILE *f)
 		"  --no-udp               serve TCP only\n"
 		"  --no-rpcbind           do not register with the local "
 		"rpcbind\n"
+		"  --portmap              be the portmapper: answer rpcbind "
+		"queries on port 111\n"
+		"                         (for hosts without rpcbind; implies "
+		"--no-rpcbind)\n"
 		"  --grace SECONDS        after a restart, only lock reclaims "
 		"for this long (default 90)\n"
 		"  --syslog               log to syslog even in the "
 		"foreground\n"
+		"  --control PATH         control socket for unionnfsctl(8) "
+		"(default %s;\n"
+		"                         none: no control socket)\n"
+		"  --metrics ADDR:PORT    serve Prometheus metrics at "
+		"http://ADDR:PORT/metrics\n"
+		"                         (a bare PORT listens on 127.0.0.1)\n"
 		"  --help                 show this help\n"
 		"  --version              show the version\n",
-		DEFAULT_CATALOG);
+		DEFAULT_CATALOG, DEFAULT_CONTROL);
 }
 
 static int parse_number(const char *s, unsigned *out)
@@ -272,6 +309,18 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_SYSLOG:
 			o->use_syslog = true;
 			break;
+		case OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case OPT_METRICS:
+			if (metrics_parse_addr(optarg, NULL, NULL) < 0) {
+				fprintf(stderr, "unionnfsd: bad --metrics "
+						"\"%s\" (ADDR:PORT or PORT)\n",
+					optarg);
+				exit(1);
+			}
+			o->metrics = optarg;
+			break;
 		case OPT_EXPORT:
 		case OPT_LOWER:
 		case OPT_UPPER:
@@ -289,6 +338,12 @@ static void parse_args(struct options *o, int argc, char **argv)
 			exit(0);
 		case OPT_FSCK:
 			o->fsck = true;
+			break;
+		case OPT_PORTMAP:
+			o->portmap = true;
+			break;
+		case OPT_REBUILD_CATALOG:
+			o->rebuild_catalog = true;
 			break;
 		default:
 			usage(stderr);
@@ -378,10 +433,22 @@ static struct config *build_config(const struct options *o, FILE *errf)
 		cfg->udp = false;
 	if (o->no_rpcbind)
 		cfg->rpcbind = false;
+	if (o->portmap) { /* we are the portmapper: nobody to register with */
+		cfg->portmap = true;
+		cfg->rpcbind = false;
+	}
 	if (o->grace >= 0)
 		cfg->grace = (unsigned)o->grace;
 	if (o->debug)
 		cfg->log_level = LOG_DEBUG;
+	if (o->control) {
+		free(cfg->control);
+		cfg->control = strdup(o->control);
+	}
+	if (o->metrics) {
+		free(cfg->metrics);
+		cfg->metrics = strdup(o->metrics);
+	}
 	for (i = 0; i < o->nexports; i++)
 		errors += add_cli_export(cfg, &o->exports[i], errf);
 	if (!o->config_file || cfg->file) /* the file could be read */
@@ -417,6 +484,12 @@ static struct config *reload_config(void *arg)
 			"running one");
 	free(text);
 	return cfg;
+}
+
+/* unionnfsctl reload: errors to the caller (the control socket). */
+static struct config *parse_config(void *arg, FILE *errf)
+{
+	return build_config(arg, errf);
 }
 
 static int check_config(const char *path)
@@ -513,6 +586,30 @@ static void make_catalog_dir(const char *catalog)
 	free(copy);
 }
 
+/*
+ * The control socket and the metrics endpoint, on the transport's loop.
+ * A control socket or metrics address that was asked for must work; the
+ * default control socket may be missing (another daemon holds it, or
+ * $(runstatedir) does not exist), which only costs unionnfsctl.
+ */
+static int open_observers(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	const char *path = cfg->control ? cfg->control : DEFAULT_CONTROL;
+
+	if (strcmp(path, "none") != 0) {
+		srv->control = control_open(srv, path, cfg->control != NULL);
+		if (!srv->control && cfg->control)
+			return -1;
+	}
+	if (cfg->metrics) {
+		srv->metrics = metrics_open(srv, cfg->metrics);
+		if (!srv->metrics)
+			return -1;
+	}
+	return 0;
+}
+
 static int serve(struct server *srv, const struct options *o, int ready_fd)
 {
 	char err[512] = "";
@@ -529,12 +626,16 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 		log_err("%s", err);
 		goto out;
 	}
-	nlm_start(cfg->catalog, cfg->grace);
+	nlm_start(srv);
 	/* Before the pidfile and the ready signal: whoever waits for those
 	 * (systemd, scripts) may look the daemon up through rpcbind. */
 	if (cfg->rpcbind)
 		registered = rpcbind_register(
 				     srv, transport_port(srv->transport)) == 0;
+	if (cfg->portmap)
+		portmap_start(srv);
+	if (open_observers(srv) < 0)
+		goto out;
 	if (cfg->pidfile) {
 		if (write_pidfile(cfg->pidfile) < 0)
 			goto out;
@@ -542,13 +643,19 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 	}
 	if (ready_fd >= 0)
 		daemon_ready(ready_fd, cfg);
+	sd_notify_state("READY=1");
 	rc = transport_run(srv->transport) < 0 ? 1 : 0;
+	sd_notify_state("STOPPING=1");
 out:
 	if (registered)
 		rpcbind_unregister(srv);
 	/* Requests already taken finish, and their replies go out. */
 	workers_stop(srv->workers);
 	srv->workers = NULL;
+	control_close(srv->control);
+	srv->control = NULL;
+	metrics_close(srv->metrics);
+	srv->metrics = NULL;
 	nlm_shutdown();
 	transport_close(srv->transport);
 	if (pidfile)
@@ -591,6 +698,72 @@ static int run_fsck(const struct config *cfg)
 	return failed ? 2 : 0;
 }
 
+/*
+ * --rebuild-catalog: the old catalog (damaged, or just unwanted) goes
+ * aside, never deleted, and a new one gets a row for every object of
+ * every export, with new handles.  The key stays: old handles then
+ * answer STALE, which makes clients look their files up again.
+ */
+static int run_rebuild(const struct config *cfg)
+{
+	struct un_catalog *cat;
+	char err[1024] = "", moved[UN_PATH_MAX + 64];
+	int failed = 0, rc;
+
+	/* Only a catalog its checks refuse (-EUCLEAN): a healthy one is
+	 * not thrown away by a slip of the keyboard. */
+	rc = un_catalog_open(cfg->catalog, &cat, err, sizeof(err));
+	if (rc == 0) {
+		un_catalog_close(cat);
+		fprintf(stderr, "unionnfsd: %s passes its checks; nothing to "
+				"rebuild (move it away first to start over: "
+				"every handle changes)\n", cfg->catalog);
+		return 1;
+	}
+	if (rc != -EUCLEAN) {
+		fprintf(stderr, "unionnfsd: %s\n", err);
+		return 2;
+	}
+	rc = un_catalog_move_aside(cfg->catalog, moved, sizeof(moved));
+	if (rc < 0) {
+		fprintf(stderr, "unionnfsd: cannot move %s aside: %s\n",
+			cfg->catalog, strerror(-rc));
+		return 2;
+	}
+	if (rc > 0)
+		printf("unionnfsd: old catalog kept as %s\n", moved);
+	if (un_catalog_open(cfg->catalog, &cat, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unionnfsd: %s\n", err);
+		return 2;
+	}
+	for (unsigned i = 0; i < cfg->nexports; i++) {
+		struct un_export *ex;
+		long n = un_export_open(cat, &cfg->exports[i].u, &ex, err,
+					sizeof(err));
+
+		if (n == 0) {
+			n = un_rebuild(ex, stdout);
+			un_export_close(ex);
+		}
+		if (n < 0) {
+			fprintf(stderr, "unionnfsd: %s: %s\n",
+				cfg->exports[i].u.name,
+				*err ? err : strerror((int)-n));
+			failed++;
+		} else {
+			printf("unionnfsd: %s: %ld objects catalogued\n",
+			       cfg->exports[i].u.name, n);
+		}
+	}
+	un_catalog_close(cat);
+	if (failed)
+		return 2;
+	printf("unionnfsd: catalog %s rebuilt.  Every file handle changed: "
+	       "clients must unmount and mount again (old handles answer "
+	       "STALE)\n", cfg->catalog);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .grace = -1 };
@@ -617,8 +790,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init("unionnfsd", cfg->log_level, o.use_syslog);
-	if (o.fsck) {
-		rc = run_fsck(cfg);
+	if (o.fsck || o.rebuild_catalog) {
+		rc = o.fsck ? run_fsck(cfg) : run_rebuild(cfg);
 		config_free(cfg);
 		free(cfg);
 		free(abs_config);
@@ -637,10 +810,15 @@ int main(int argc, char **argv)
 	}
 	if (o.config_file) {
 		srv.load_config = reload_config;
+		srv.parse_config = parse_config;
 		srv.load_arg = &o;
 	}
+	if (stats_init() < 0)
+		log_warn("statistics: too many program versions; not counted");
 	rc = serve(&srv, &o, ready_fd);
+	stats_fini();
 	rpc_drc_clear();
+	log_ratelimit_flush(); /* what rate limiting held back, summed up */
 	server_close(&srv); /* flushes the catalog */
 	log_notice("stopped");
 	free(abs_config);

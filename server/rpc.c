@@ -34,9 +34,16 @@ const struct rpc_program *const rpc_programs[] = {
 	&nfs3_program,
 	&mount3_program,
 	&nlm4_program,
+	&nsm1_program,
 	&nfs4_program,
 };
 const size_t rpc_nprograms = sizeof(rpc_programs) / sizeof(rpc_programs[0]);
+
+/* The portmapper's port serves only the portmapper, as rpcbind's does;
+ * it is not in rpc_programs[], which rpcbind registration follows. */
+static const struct rpc_program *const portmap_programs[] = {
+	&portmap_program,
+};
 
 /* ---- credentials ------------------------------------------------------
  * One entry per supported flavor; RPCSEC_GSS or AUTH_TLS go here later
@@ -394,21 +401,26 @@ void rpc_drc_clear(void)
  * written apart), so the version is looked up across all of them.
  * Returns NULL and the range served (*low > *high if none) on a miss.
  */
-static const struct rpc_version *find_version(uint32_t prog, uint32_t vers,
+static const struct rpc_version *find_version(const struct rpc_req *req,
 					      uint32_t *low, uint32_t *high)
 {
+	const struct rpc_program *const *progs = rpc_programs;
+	size_t i, nprogs = rpc_nprograms;
 	const struct rpc_version *v;
-	size_t i;
 	uint32_t j;
 
+	if (req->portmap) {
+		progs = portmap_programs;
+		nprogs = 1;
+	}
 	*low = UINT32_MAX;
 	*high = 0;
-	for (i = 0; i < rpc_nprograms; i++) {
-		if (rpc_programs[i]->prog != prog)
+	for (i = 0; i < nprogs; i++) {
+		if (progs[i]->prog != req->prog)
 			continue;
-		for (j = 0; j < rpc_programs[i]->nversions; j++) {
-			v = &rpc_programs[i]->versions[j];
-			if (v->vers == vers)
+		for (j = 0; j < progs[i]->nversions; j++) {
+			v = &progs[i]->versions[j];
+			if (v->vers == req->vers)
 				return v;
 			if (v->vers < *low)
 				*low = v->vers;
@@ -445,6 +457,7 @@ static size_t run_proc(struct rpc_req *req, const struct rpc_proc *proc)
 static size_t dispatch(struct rpc_req *req, const struct rpc_proc *proc)
 {
 	struct drc_key key;
+	char peer[INET6_ADDRSTRLEN + 8];
 	size_t len = 0;
 
 	if (proc->idempotent)
@@ -452,8 +465,11 @@ static size_t dispatch(struct rpc_req *req, const struct rpc_proc *proc)
 	drc_make_key(req, &key);
 	switch (drc_lookup(&key, req, &len)) {
 	case DRC_HIT:
-		log_debug("xid %08x: replayed from the duplicate request cache",
-			  req->xid);
+		log_debug("%s: xid %08x %s: replayed from the duplicate "
+			  "request cache",
+			  log_addr((struct sockaddr *)&req->peer, peer,
+				   sizeof(peer)),
+			  req->xid, proc->name);
 		return len;
 	case DRC_INPROGRESS:
 		return 0; /* the first copy's reply will answer it */
@@ -495,7 +511,7 @@ static size_t execute(struct rpc_req *req)
 	if (!decode_opaque_auth(x, &vflavor, &vlen, &vbody))
 		return reply_denied(req, AUTH_ERROR, AUTH_BADVERF);
 
-	vers = find_version(req->prog, req->vers, &low, &high);
+	vers = find_version(req, &low, &high);
 	if (!vers && low > high)
 		return reply_accepted(req, PROG_UNAVAIL, 0, 0);
 	if (!vers)

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 
 /* Back-pressure: a client that sends faster than we answer, or stops
  * reading its replies, is no longer read from until it catches up. */
@@ -65,6 +66,7 @@ struct conn {
 	/* Under the bufferevent lock. */
 	unsigned inflight;
 	bool closed, paused;
+	bool portmap; /* accepted on the portmapper's port */
 };
 
 struct transport {
@@ -80,6 +82,11 @@ struct transport {
 	int udp_inflight; /* atomic */
 	bool stopping;
 	uint16_t port;
+	/* Our own portmapper ("portmap yes"): its port, same address. */
+	struct evconnlistener *pmap_listener;
+	int pmap_udp_fd;
+	struct event *pmap_udp_ev;
+	uint16_t pmap_port;
 	/* Copied from the configuration, which a reload may replace. */
 	uint32_t max_record, max_connections;
 	unsigned idle_timeout;
@@ -124,6 +131,7 @@ static void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	t->nconns--;
+	stats_conn_closed();
 	conn_put(c);
 }
 
@@ -231,10 +239,14 @@ static void tcp_work(void *arg)
 {
 	struct rpc_req *req = arg;
 	struct conn *c = req->conn;
+	struct stats_call sc;
 	size_t len;
 
+	stats_begin(&sc, req);
 	len = execute(c->t->srv, req);
+	stats_reply(&sc, req, len);
 	conn_reply(c, &req->out, len);
+	stats_end(&sc);
 	conn_put(c);
 	free(req);
 }
@@ -273,8 +285,10 @@ static void conn_submit(struct conn *c)
 	req->peer = c->peer;
 	req->peer_len = c->peer_len;
 	req->tcp = true;
+	req->portmap = c->portmap;
 	req->rec = c->rec;
 	req->reclen = c->reclen;
+	req->t_recv = stats_clock();
 	conn_get(c);
 	if (++c->inflight >= CONN_MAX_INFLIGHT)
 		conn_pause(c);
@@ -448,6 +462,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
 	c->refs = 1;
+	c->portmap = l == t->pmap_listener;
 	memcpy(&c->peer, sa, (size_t)salen);
 	c->peer_len = (socklen_t)salen;
 	log_addr(sa, c->name, sizeof(c->name));
@@ -462,6 +477,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		t->conns->prev = c;
 	t->conns = c;
 	t->nconns++;
+	stats_conn_opened();
 	log_debug("%s: connected", c->name);
 }
 
@@ -471,16 +487,21 @@ static void udp_work(void *arg)
 {
 	struct rpc_req *req = arg;
 	struct transport *t = req->srv->transport;
+	int fd = req->portmap ? t->pmap_udp_fd : t->udp_fd;
 	char name[INET6_ADDRSTRLEN + 8];
+	struct stats_call sc;
 	size_t len;
 
+	stats_begin(&sc, req);
 	len = execute(req->srv, req);
-	if (len && sendto(t->udp_fd, req->out.base + 4, len, 0,
+	stats_reply(&sc, req, len);
+	if (len && sendto(fd, req->out.base + 4, len, 0,
 			  (struct sockaddr *)&req->peer, req->peer_len) < 0)
 		log_ratelimited(LOG_NOTICE, "%s: UDP reply of %zu bytes: %s",
 				log_addr((struct sockaddr *)&req->peer, name,
 					 sizeof(name)),
 				len, strerror(errno));
+	stats_end(&sc);
 	free(req->out.base);
 	__atomic_sub_fetch(&t->udp_inflight, 1, __ATOMIC_RELAXED);
 	free(req);
@@ -520,8 +541,10 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		req->srv = t->srv;
+		req->portmap = fd == t->pmap_udp_fd;
 		req->rec = buf;
 		req->reclen = (size_t)n;
+		req->t_recv = stats_clock();
 		__atomic_add_fetch(&t->udp_inflight, 1, __ATOMIC_RELAXED);
 		workers_submit(t->srv->workers, udp_work, req);
 	}
@@ -539,6 +562,10 @@ static void stop_accepting(struct transport *t)
 	evconnlistener_disable(t->listener);
 	if (t->udp_ev)
 		event_del(t->udp_ev);
+	if (t->pmap_listener)
+		evconnlistener_disable(t->pmap_listener);
+	if (t->pmap_udp_ev)
+		event_del(t->pmap_udp_ev);
 	for (c = t->conns; c; c = c->next)
 		bufferevent_disable(c->bev, EV_READ);
 	event_base_loopbreak(t->base);
@@ -552,6 +579,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void reload_work(void *arg)
 {
 	server_reload(arg);
+	sd_notify_state("READY=1");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -560,6 +588,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP) {
 		log_notice("SIGHUP: reloading configuration");
+		sd_notify_reloading();
 		/* Reloading reads files: not on the loop thread. */
 		workers_submit(t->srv->workers, reload_work, t->srv);
 		return;
@@ -686,6 +715,50 @@ nomem:
 	return -1;
 }
 
+/*
+ * "portmap yes": TCP (and UDP, as on the NFS port) on the listen address's
+ * portmapper port, for server/portmap.c.  A fixed port, so a second try
+ * would meet the same owner (usually a running rpcbind).
+ */
+static int open_portmap(struct transport *t, const struct config *cfg,
+			char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = cfg->listen;
+	char why[256] = "";
+	int tcp;
+
+	set_port(&ss, cfg->portmap_port);
+	tcp = bind_socket(&ss, cfg->listen_len, SOCK_STREAM, why, sizeof(why));
+	if (tcp < 0)
+		goto fail;
+	t->pmap_listener = evconnlistener_new(
+		t->base, on_accept, t,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, tcp);
+	if (!t->pmap_listener) {
+		snprintf(why, sizeof(why), "listen: %s", strerror(errno));
+		close(tcp);
+		goto fail;
+	}
+	if (cfg->udp) {
+		t->pmap_udp_fd = bind_socket(&ss, cfg->listen_len, SOCK_DGRAM,
+					     why, sizeof(why));
+		if (t->pmap_udp_fd < 0)
+			goto fail;
+		t->pmap_udp_ev = event_new(t->base, t->pmap_udp_fd,
+					   EV_READ | EV_PERSIST, udp_read, t);
+		if (!t->pmap_udp_ev || event_add(t->pmap_udp_ev, NULL) < 0) {
+			snprintf(why, sizeof(why), "cannot set up events");
+			goto fail;
+		}
+	}
+	t->pmap_port = cfg->portmap_port;
+	return 0;
+fail:
+	snprintf(err, errlen, "portmapper port %u: %s", cfg->portmap_port,
+		 why);
+	return -1;
+}
+
 struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
@@ -705,6 +778,7 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 	}
 	t->srv = srv;
 	t->udp_fd = -1;
+	t->pmap_udp_fd = -1;
 	t->max_record = cfg->max_record;
 	t->max_connections = cfg->max_connections;
 	t->idle_timeout = cfg->idle_timeout;
@@ -715,7 +789,8 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 		return NULL;
 	}
 	if (bind_both(t, cfg, &tcp, err, errlen) < 0 ||
-	    setup_events(t, tcp, err, errlen) < 0) {
+	    setup_events(t, tcp, err, errlen) < 0 ||
+	    (cfg->portmap && open_portmap(t, cfg, err, errlen) < 0)) {
 		transport_close(t);
 		return NULL;
 	}
@@ -724,6 +799,13 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 	log_notice("listening on %s (%s)",
 		   log_addr((struct sockaddr *)&bound, addr, sizeof(addr)),
 		   t->udp_fd >= 0 ? "tcp, udp" : "tcp");
+	/* Not "listening on": scripts take the port from that line. */
+	if (t->pmap_port) {
+		set_port(&bound, t->pmap_port);
+		log_notice("portmapper (rpcbind v2, v3, v4) on %s",
+			   log_addr((struct sockaddr *)&bound, addr,
+				    sizeof(addr)));
+	}
 	return t;
 }
 
@@ -739,6 +821,16 @@ int transport_run(struct transport *t)
 uint16_t transport_port(const struct transport *t)
 {
 	return t->port;
+}
+
+struct event_base *transport_base(const struct transport *t)
+{
+	return t->base;
+}
+
+uint16_t transport_portmap_port(const struct transport *t)
+{
+	return t->pmap_port;
 }
 
 static bool outputs_pending(const struct transport *t)
@@ -795,6 +887,12 @@ void transport_close(struct transport *t)
 		event_free(t->udp_ev);
 	if (t->udp_fd >= 0)
 		close(t->udp_fd);
+	if (t->pmap_listener)
+		evconnlistener_free(t->pmap_listener);
+	if (t->pmap_udp_ev)
+		event_free(t->pmap_udp_ev);
+	if (t->pmap_udp_fd >= 0)
+		close(t->pmap_udp_fd);
 	for (i = 0; i < 3; i++)
 		if (t->sigs[i])
 			event_free(t->sigs[i]);

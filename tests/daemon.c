@@ -83,9 +83,10 @@ static void exec_daemon(const struct tdaemon *d)
 	/* A test that dies must not leave its daemon behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(127);
-	/* --no-rpcbind: tests run daemons in parallel, and each would take
-	 * the others' registrations. */
-	const char *argv[] = { bin, "-f", "--no-rpcbind", "--listen",
+	/* --no-rpcbind, --control none: tests run daemons in parallel, and
+	 * each would take the others' registrations and control socket. */
+	const char *argv[] = { bin, "-f", "--no-rpcbind", "--control", "none",
+			       "--listen",
 			       "127.0.0.1:0", "--catalog", d->catalog,
 			       "--export", d->export_name, "--lower", lowers,
 			       "--upper", d->upper, "--work", d->work,

@@ -31,12 +31,13 @@ ud_init() {
 
 ud_start() {
 	: >"$D/log"
-	# --no-rpcbind: parallel tests must not take each other's registrations
+	# --no-rpcbind, --control none: parallel tests must not take each
+	# other's registrations or control socket (UD_EXTRA_ARGS may name one)
 	# (UD_RPCBIND=1: the one test that checks them).
 	rpcb_opt=--no-rpcbind
 	[ -n "${UD_RPCBIND:-}" ] && rpcb_opt=
 	# shellcheck disable=SC2086 # UD_EXTRA_ARGS: words on purpose
-	"$UNIONNFSD" -f $rpcb_opt ${UD_EXTRA_ARGS:-} --listen 127.0.0.1:0 --catalog "$D/catalog.db" \
+	"$UNIONNFSD" -f $rpcb_opt --control none ${UD_EXTRA_ARGS:-} --listen 127.0.0.1:0 --catalog "$D/catalog.db" \
 		--export /export --lower "$D/lower" --upper "$D/upper" --work "$D/work" \
 		--clients '127.0.0.0/8(rw,no_root_squash)' 2>>"$D/log" &
 	PID=$!

@@ -118,7 +118,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS inodes(export INTEGER NOT NULL, "
 	"  layer INTEGER NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL, "
 	"  oid INTEGER NOT NULL, PRIMARY KEY(export, layer, dev, ino)) "
-	"  WITHOUT ROWID;";
+	"  WITHOUT ROWID;"
+	/* protocol state that outlives a run: see "peers and state" */
+	"CREATE TABLE IF NOT EXISTS peers(kind TEXT NOT NULL, "
+	"  name TEXT NOT NULL, addr TEXT NOT NULL, PRIMARY KEY(kind, name)) "
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, "
+	"  value INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* ---- the cache ------------------------------------------------------- */
 
@@ -250,10 +256,19 @@ static void cache_clear(struct cat_cache *c)
 
 static int db_err(struct un_catalog *cat, const char *what)
 {
+	int code = sqlite3_errcode(cat->db);
+
 	/* Rate limiting is the caller's business; this is rare. */
 	fprintf(stderr, "unionnfsd: catalog: %s: %s\n", what,
 		sqlite3_errmsg(cat->db));
-	return -EIO;
+	/* On some errors (a full disk among them) SQLite rolls the open
+	 * transaction back by itself: its rows are gone, cached or not. */
+	if (cat->in_txn && sqlite3_get_autocommit(cat->db)) {
+		cat->in_txn = false;
+		cache_clear(cat->cache);
+	}
+	/* A full disk is the client's NOSPC, not an I/O error. */
+	return code == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 static sqlite3_stmt *stmt(struct un_catalog *cat, int which)
@@ -1016,6 +1031,180 @@ int un_catalog_flush(struct un_catalog *cat)
 	return cat_sync(cat);
 }
 
+/* ---- peers and state --------------------------------------------------
+ * Small records the protocols keep across restarts (include/union.h): the
+ * hosts to tell when we restart, the NSM state number.  They change
+ * rarely (once per new host), so each change is a transaction of its own,
+ * committed with the WAL synced, as rename intents are: a host that took
+ * a lock is still known after a power loss.  Other requests' pending
+ * writes are committed first, at the usual level.
+ */
+static bool peer_str_ok(const char *s)
+{
+	return s && *s && strlen(s) <= UN_PEER_STR_MAX;
+}
+
+static sqlite3_stmt *prepare(struct un_catalog *cat, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(cat->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		db_err(cat, "prepare");
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int col, const char *text)
+{
+	sqlite3_bind_text(s, col, text, -1, SQLITE_STATIC);
+}
+
+/* Run the prepared write s (NULL: preparing failed) as one synced
+ * transaction, and finalize it. */
+static int small_write_locked(struct un_catalog *cat, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	if ((rc = commit_locked(cat)) < 0 ||
+	    (rc = set_synchronous(cat, true)) < 0)
+		goto out;
+	if ((rc = begin_write(cat)) == 0 && (rc = step_done(cat, s)) == 0)
+		rc = commit_locked(cat);
+	if (rc < 0 && cat->in_txn) {
+		/* only our statement was in it */
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+		cat->in_txn = false;
+	}
+	if (set_synchronous(cat, false) < 0 && rc == 0)
+		rc = -EIO;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int un_catalog_peer_put(struct un_catalog *cat, const char *kind,
+			const char *name, const char *addr)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!peer_str_ok(kind) || !peer_str_ok(name) || !peer_str_ok(addr))
+		return -EINVAL;
+	pthread_mutex_lock(&cat->lock);
+	s = prepare(cat, "INSERT OR REPLACE INTO peers(kind, name, addr) "
+			 "VALUES(?1, ?2, ?3)");
+	if (s) {
+		bind_text(s, 1, kind);
+		bind_text(s, 2, name);
+		bind_text(s, 3, addr);
+	}
+	rc = small_write_locked(cat, s);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int un_catalog_peer_del(struct un_catalog *cat, const char *kind,
+			const char *name)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!peer_str_ok(kind) || !peer_str_ok(name))
+		return -EINVAL;
+	pthread_mutex_lock(&cat->lock);
+	s = prepare(cat, "DELETE FROM peers WHERE kind = ?1 AND name = ?2");
+	if (s) {
+		bind_text(s, 1, kind);
+		bind_text(s, 2, name);
+	}
+	rc = small_write_locked(cat, s);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int un_catalog_peer_list(struct un_catalog *cat, const char *kind,
+			 un_peer_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc = 0, step = SQLITE_DONE;
+
+	if (!peer_str_ok(kind))
+		return -EINVAL;
+	pthread_mutex_lock(&cat->lock);
+	s = prepare(cat, "SELECT name, addr FROM peers WHERE kind = ?1 "
+			 "ORDER BY name");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	bind_text(s, 1, kind);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		const char *addr = (const char *)sqlite3_column_text(s, 1);
+
+		if (name && addr)
+			rc = cb(arg, name, addr);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_err(cat, "peers");
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int un_catalog_state_get(struct un_catalog *cat, const char *key,
+			 int64_t *value)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT, step;
+
+	if (!peer_str_ok(key))
+		return -EINVAL;
+	pthread_mutex_lock(&cat->lock);
+	s = prepare(cat, "SELECT value FROM state WHERE key = ?1");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	bind_text(s, 1, key);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		*value = sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else if (step != SQLITE_DONE) {
+		rc = db_err(cat, "state");
+	}
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int un_catalog_state_set(struct un_catalog *cat, const char *key,
+			 int64_t value)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!peer_str_ok(key))
+		return -EINVAL;
+	pthread_mutex_lock(&cat->lock);
+	s = prepare(cat, "INSERT OR REPLACE INTO state(key, value) "
+			 "VALUES(?1, ?2)");
+	if (s) {
+		bind_text(s, 1, key);
+		sqlite3_bind_int64(s, 2, value);
+	}
+	rc = small_write_locked(cat, s);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
 int cat_export_attach(struct un_catalog *cat, const char *name,
 		      uint32_t *id, uint64_t *root_oid)
 {
@@ -1156,6 +1345,9 @@ static int db_setup(struct un_catalog *cat, const char *path, char *err,
 			    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(cat->db, 5000);
+	i = cat_verify(cat->db, path, err, errlen); /* rebuild.c */
+	if (i < 0)
+		return i;
 	if (sqlite3_exec(cat->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
@@ -1214,7 +1406,10 @@ int un_catalog_open(const char *path, struct un_catalog **out, char *err,
 	cat->cache->lru.lru_next = cat->cache->lru.lru_prev = &cat->cache->lru;
 	cat->cache->max = CACHE_MAX_DEFAULT;
 	pthread_mutex_init(&cat->lock, NULL);
-	rc = load_key(path, cat->key, err, errlen);
+	/* Never create a new catalog over a damaged one (rebuild.c). */
+	rc = cat_precheck(path, err, errlen);
+	if (rc == 0)
+		rc = load_key(path, cat->key, err, errlen);
 	if (rc == 0)
 		rc = db_setup(cat, path, err, errlen);
 	if (rc == 0)

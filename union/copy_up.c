@@ -101,8 +101,11 @@ static int copy_plain(int src, int dst, off_t from, off_t to)
 			rc = n < 0 ? -errno : 0;
 			break;
 		}
-		if (pwrite(dst, buf, (size_t)n, from) != n) {
-			rc = -EIO;
+		/* A short write is the file system filling up: write the
+		 * rest, and the next write says why (ENOSPC, EDQUOT). */
+		n = pwrite(dst, buf, (size_t)n, from);
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
 		from += n;
@@ -262,9 +265,26 @@ static int fsync_dir(int pathfd)
 	return rc;
 }
 
-/* Copy entry i of the chain up; its parent must be in upper already. */
+static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
+			 unsigned i, struct stat *lower_st);
+
+/* Copy entry i of the chain up; its parent must be in upper already.
+ * Counted for un_stats(): how many ran, and how many are running. */
 static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
 		       struct stat *lower_st)
+{
+	int rc;
+
+	__atomic_add_fetch(&ex->copyups_active, 1, __ATOMIC_RELAXED);
+	rc = copy_up_entry(ex, ch, i, lower_st);
+	if (rc == 0)
+		__atomic_add_fetch(&ex->copyups_done, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&ex->copyups_active, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
+			 unsigned i, struct stat *lower_st)
 {
 	struct un_ent *e = &ch->ent[i];
 	char path[UN_PATH_MAX], ppath[UN_PATH_MAX], tmp[64];
@@ -511,6 +531,33 @@ int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
 	/* names of the copy not catalogued yet must find this oid */
 	if (rc == 0 && S_ISREG(o->st.st_mode) && o->st.st_nlink > 1)
 		rc = cat_ino_hint(ex->cat, ex->id, UPPER, &o->st, o->e->oid);
+	return rc;
+}
+
+int un_copy_up(struct un_export *ex, const struct un_handle *fh)
+{
+	struct un_obj o;
+	bool upper;
+	int rc;
+
+	if (!ex->has_upper)
+		return -EROFS;
+	/* the common case, a file already up, under the shared lock only */
+	rc = obj_resolve_shared(ex, fh, &o);
+	if (rc < 0)
+		return rc;
+	upper = o.e->layer == UPPER;
+	obj_release(&o);
+	if (upper)
+		return 0;
+	pthread_rwlock_wrlock(&ex->ns_lock);
+	rc = obj_resolve(ex, fh, &o);
+	if (rc == 0) {
+		if (o.e->layer != UPPER)
+			rc = copy_up(ex, &o, true);
+		obj_release(&o);
+	}
+	pthread_rwlock_unlock(&ex->ns_lock);
 	return rc;
 }
 

@@ -10,40 +10,82 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-static int set_fsids(uid_t uid, gid_t gid, size_t ngroups,
-		     const gid_t *groups)
+/*
+ * What this thread has in force.  Each change is a prepare/commit of the
+ * thread's credentials in the kernel, and a worker serves the same few
+ * clients over and over: a change to what is already set is skipped.
+ * Unknown (false) at thread start and after any failure.
+ */
+static __thread struct {
+	bool ids_known, groups_known;
+	uid_t fsuid;
+	gid_t fsgid;
+	uint32_t ngroups;
+	gid_t groups[UN_NGROUPS_MAX];
+} in_force;
+
+static int set_groups(uint32_t n, const gid_t *groups)
 {
-	if (syscall(SYS_setgroups, ngroups, groups) < 0)
+	if (in_force.groups_known && in_force.ngroups == n &&
+	    memcmp(in_force.groups, groups, n * sizeof(*groups)) == 0)
+		return 0;
+	in_force.groups_known = false;
+	if (syscall(SYS_setgroups, (size_t)n, groups) < 0)
 		return -errno;
+	in_force.ngroups = n;
+	memcpy(in_force.groups, groups, n * sizeof(*groups));
+	in_force.groups_known = true;
+	return 0;
+}
+
+/* setfsuid/setfsgid report no error: reading the value back is the check. */
+static int set_ids(uid_t uid, gid_t gid)
+{
+	if (in_force.ids_known && in_force.fsuid == uid &&
+	    in_force.fsgid == gid)
+		return 0;
+	in_force.ids_known = false;
 	syscall(SYS_setfsgid, gid);
 	if ((gid_t)syscall(SYS_setfsgid, (gid_t)-1) != gid)
 		return -EPERM;
 	syscall(SYS_setfsuid, uid);
 	if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != uid)
 		return -EPERM;
+	in_force.fsuid = uid;
+	in_force.fsgid = gid;
+	in_force.ids_known = true;
 	return 0;
 }
 
 int cred_enter(const struct un_cred *cr)
 {
 	uint32_t n = cr->ngroups > UN_NGROUPS_MAX ? UN_NGROUPS_MAX : cr->ngroups;
-	int rc = set_fsids(cr->uid, cr->gid, n, cr->groups);
+	int rc = set_groups(n, cr->groups);
 
+	if (rc == 0)
+		rc = set_ids(cr->uid, cr->gid);
 	if (rc < 0)
 		cred_leave();
 	return rc;
 }
 
+/*
+ * Back to fsuid 0, which restores the file-system capabilities.  The
+ * supplementary groups stay: with those capabilities (DAC override,
+ * CHOWN, FOWNER, FSETID) group membership decides nothing, and the next
+ * client is likely to carry the same groups.
+ */
 void cred_leave(void)
 {
 	/* Cannot fail for a process with CAP_SETUID/CAP_SETGID (root). */
-	(void)set_fsids(0, 0, 0, NULL);
+	(void)set_ids(0, 0);
 }
 
 /* Is gid the caller's primary or one of its supplementary groups? */

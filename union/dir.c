@@ -224,11 +224,18 @@ static int new_object(struct un_export *ex, const struct un_cred *cr,
 		if (rc < 0)
 			(void)unlinkat(ex->workfd, tmp, is_dir ? AT_REMOVEDIR : 0);
 	}
-	close(upfd);
-	if (rc < 0)
+	if (rc < 0) {
+		close(upfd);
 		return rc;
+	}
 	rdc_invalidate(ex, d->e->oid);
 	rc = cat_create(ex->cat, ex->id, d->e->oid, name, n->type, &oid);
+	/* The client is told it failed (the catalog's disk is full, say):
+	 * take the new name back, unless it replaced a whiteout, which a
+	 * lookup then catalogues as it would after a crash. */
+	if (rc < 0 && !c->upper_wh)
+		(void)unlinkat(upfd, name, is_dir ? AT_REMOVEDIR : 0);
+	close(upfd);
 	if (rc < 0)
 		return rc;
 	cat_set_hint(ex->cat, oid, UPPER, is_dir ? LBIT(UPPER) : 0);
@@ -428,25 +435,35 @@ int un_mknod(struct un_export *ex, const struct un_cred *cr,
 
 /*
  * Take name out of the upper dir upfd; leave a whiteout when a lower layer
- * still has something under that name.
+ * still has something under that name.  What was in upper moves to the
+ * work dir under the name left in tmp ("" if none), for the caller to
+ * delete once it has let the namespace lock go.
  */
 static int remove_upper(struct un_export *ex, int upfd, const char *name,
-			bool in_upper, bool whiteout)
+			bool in_upper, bool whiteout, char tmp[64])
 {
-	char tmp[64];
 	int rc;
 
+	tmp[0] = '\0';
 	if (!in_upper) /* only below: hide it */
 		return mknodat(upfd, name, S_IFCHR | 0, makedev(0, 0)) < 0
 			       ? -errno : 0;
-	if ((rc = work_tmpname(ex, tmp, sizeof(tmp))) < 0)
+	/* a file with nothing below: one unlink is atomic already (the
+	 * caller's descriptor keeps the kernel from freeing it here) */
+	if (!whiteout && unlinkat(upfd, name, 0) == 0)
+		return 0;
+	if (!whiteout && errno != EISDIR)
+		return -errno;
+	if ((rc = work_tmpname(ex, tmp, 64)) < 0)
 		return rc;
 	/* one atomic step: the object moves to work, a whiteout (if
-	 * needed) takes its place; then the object is deleted at leisure */
+	 * needed) takes its place */
 	if (renameat2(upfd, name, ex->workfd, tmp,
-		      whiteout ? RENAME_WHITEOUT : 0) < 0)
+		      whiteout ? RENAME_WHITEOUT : 0) < 0) {
+		tmp[0] = '\0';
 		return -errno;
-	return remove_tree_at(ex->workfd, tmp, 4);
+	}
+	return 0;
 }
 
 static int remove_common(struct un_export *ex, const struct un_cred *cr,
@@ -456,6 +473,7 @@ static int remove_common(struct un_export *ex, const struct un_cred *cr,
 	struct un_obj d = { 0 }, child = { 0 };
 	struct un_child c = { .fd = -1 };
 	uint64_t oid = 0;
+	char tmp[64] = "";
 	int rc = check_name(name), wh, upfd = -1;
 
 	if (rc < 0)
@@ -482,21 +500,35 @@ static int remove_common(struct un_export *ex, const struct un_cred *cr,
 	if (rc == 0)
 		rc = copy_up(ex, &d, false);
 	if (rc == 0 && (upfd = rc = upper_dir_fd(ex, &d)) >= 0)
-		rc = remove_upper(ex, upfd, name, c.layer == UPPER, wh > 0);
+		rc = remove_upper(ex, upfd, name, c.layer == UPPER, wh > 0,
+				  tmp);
 	if (rc == 0) {
 		fdc_invalidate(ex, oid);
 		rdc_invalidate(ex, d.e->oid);
 		rdc_invalidate(ex, oid);
 		rc = cat_unlink(ex->cat, ex->id, d.e->oid, name, NULL);
 	}
-	if (upfd >= 0)
+	/* upfd (the upper dir) serves for the wcc and the sync */
+	if (upfd >= 0 && dir_wcc)
+		wcc_post(ex, dir_wcc, d.e->oid, upfd);
+	else
+		dir_end(ex, &d, dir_wcc);
+	if (rc != 0 && upfd >= 0) {
 		close(upfd);
-	child_release(&c);
-	dir_end(ex, &d, dir_wcc);
-	upfd = sync_fd_of(ex, &d, rc);
+		upfd = -1;
+	}
 	obj_release(&child);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
+	/*
+	 * Outside the lock, the slow part: our descriptor was the removed
+	 * file's last reference, so the kernel frees it now, and what moved
+	 * to work is deleted.  Left there (an error), it is only litter that
+	 * the next start clears (work_cleanup): the name is gone already.
+	 */
+	child_release(&c);
+	if (tmp[0])
+		(void)remove_tree_at(ex->workfd, tmp, 4);
 	return durable_end(ex, rc, &upfd, 1);
 }
 
@@ -800,6 +832,9 @@ static int link_locked(struct un_export *ex, const struct un_cred *cr,
 	}
 	if (rc == 0) {
 		rdc_invalidate(ex, d->e->oid);
+		/* the source's listing may keep it as a file of one name,
+		 * and link(2) tells only the new name's directory */
+		rdc_invalidate(ex, o->ch->ent[o->ch->depth - 2].oid);
 		rc = cat_link(ex->cat, ex->id, oid, d->e->oid, name);
 	}
 	if (rc == 0)

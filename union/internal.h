@@ -113,6 +113,11 @@ void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
  * for everyone (group commit).  Called before a handle leaves the engine.
  */
 int cat_sync(struct un_catalog *cat);
+/* Open-time health checks (rebuild.c): before SQLite opens path, and on
+ * the freshly opened handle before anything is written.  -EUCLEAN with a
+ * message that says what to do for a damaged catalog. */
+int cat_precheck(const char *path, char *err, size_t errlen);
+int cat_verify(sqlite3 *db, const char *path, char *err, size_t errlen);
 void cat_set_cache_max(struct un_catalog *cat, unsigned max);
 
 /* ---- durability (durable.c) ------------------------------------------ */
@@ -158,6 +163,9 @@ struct un_export {
 	struct rd_cache *rdc;
 	uint64_t tmp_seq;	/* names for temporary objects in work */
 	pthread_mutex_t tmp_lock;
+	/* Observability (stats.c): atomics, updated by copy_up.c. */
+	uint64_t copyups_done;
+	uint32_t copyups_active;
 };
 
 #define UPPER 0			/* layer number of the upper layer */
@@ -217,6 +225,18 @@ const char *chain_path(struct un_chain *ch, unsigned i, char *buf);
 int lookup_child(struct un_export *ex, struct un_chain *ch, unsigned di,
 		 const char *name, struct un_child *c);
 void child_release(struct un_child *c);
+/* The layer directories of a merged directory, held for many lookups. */
+struct un_dirfds {
+	lmask_t mask;		/* layers where the directory was found */
+	unsigned nlayers;
+	int fd[UN_MAX_LAYERS];	/* O_PATH; valid where mask has the bit */
+};
+int dirfds_open(struct un_export *ex, struct un_chain *ch, unsigned di,
+		struct un_dirfds *d);
+void dirfds_close(struct un_dirfds *d);
+/* lookup_child relative to d, without opening the child (c->fd is -1). */
+int lookup_child_at(struct un_export *ex, const struct un_dirfds *d,
+		    const char *name, struct un_child *c);
 /* Does a layer below `from` in the dir's set hold this name (visibly)? */
 int lower_positive(struct un_export *ex, struct un_chain *ch, unsigned di,
 		   const char *name, int from);
