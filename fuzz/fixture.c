@@ -281,3 +281,11 @@ void fuzz_call(uint32_t prog, uint32_t vers, uint32_t proc,
 	free(a);
 	execute(rec, HDR + alen);
 }
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_setup();
+	return 0;
+}

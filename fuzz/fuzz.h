@@ -29,7 +29,12 @@ enum {
 #define FUZZ_PROG_MOUNT 100005
 #define FUZZ_PROG_NLM 100021
 
-/* Build the fixture once (LLVMFuzzerInitialize); exits on failure. */
+/* libFuzzer's entry points.  fixture.c defines the first for every
+ * harness that links it: it builds the fixture once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Build the fixture once; exits on failure. */
 void fuzz_setup(void);
 
 /* Execute one record as it would arrive from 127.0.0.1:700 (after

@@ -78,6 +78,35 @@ static bool more_below(lmask_t mask, int l)
 }
 
 /*
+ * Layer l's entry for the name, st, joins the merge by overlayfs's rules:
+ * a whiteout ends it, the topmost entry is the object, a non-directory
+ * ends it, and a non-directory below a directory is hidden.  True when
+ * layers further down may still take part (the caller then asks whether
+ * this directory is opaque).
+ */
+static bool merge_layer(const struct un_export *ex, struct un_child *c,
+			int l, const struct stat *st, lmask_t mask)
+{
+	if (is_whiteout(st)) {
+		if (!c->found && l == UPPER && ex->has_upper)
+			c->upper_wh = true;
+		return false;
+	}
+	if (c->found && !S_ISDIR(st->st_mode))
+		return false;
+	if (!c->found) {
+		c->found = true;
+		c->st = *st;
+		c->layer = (int8_t)l;
+		c->type = mode_to_type(st->st_mode);
+		if (!S_ISDIR(st->st_mode))
+			return false;
+	}
+	c->mask |= LBIT(l);
+	return more_below(mask, l);
+}
+
+/*
  * topfd, when not -1, is the directory itself (O_PATH, opened confined) in
  * layer toplayer: the name is looked up relative to it there, without
  * walking the whole path from the layer root again.
@@ -89,6 +118,7 @@ static int lookup_child_in(struct un_export *ex, struct un_chain *ch,
 	lmask_t m = ch->ent[di].mask;
 	char path[UN_PATH_MAX];
 	struct stat st;
+	bool found, more;
 	int rc, fd, l;
 
 	memset(c, 0, sizeof(*c));
@@ -113,28 +143,15 @@ static int lookup_child_in(struct un_export *ex, struct un_chain *ch,
 			close(fd);
 			goto fail;
 		}
-		if (is_whiteout(&st)) {
-			close(fd);
-			if (!c->found && l == UPPER && ex->has_upper)
-				c->upper_wh = true;
+		found = c->found;
+		more = merge_layer(ex, c, l, &st, m);
+		if (!found && c->found)
+			c->fd = fd; /* the object itself: kept open */
+		if (!more) {
+			if (fd != c->fd)
+				close(fd);
 			break;
 		}
-		if (c->found && !S_ISDIR(st.st_mode)) {
-			close(fd); /* a non-dir below a dir is hidden */
-			break;
-		}
-		if (!c->found) {
-			c->found = true;
-			c->fd = fd;
-			c->st = st;
-			c->layer = (int8_t)l;
-			c->type = mode_to_type(st.st_mode);
-			if (!S_ISDIR(st.st_mode))
-				break;
-		}
-		c->mask |= LBIT(l);
-		if (!more_below(m, l))
-			break;
 		rc = is_opaque(ex, fd);
 		if (fd != c->fd)
 			close(fd);
@@ -228,23 +245,7 @@ int lookup_child_at(struct un_export *ex, const struct un_dirfds *d,
 				continue;
 			return -errno;
 		}
-		if (is_whiteout(&st)) {
-			if (!c->found && l == UPPER && ex->has_upper)
-				c->upper_wh = true;
-			break;
-		}
-		if (c->found && !S_ISDIR(st.st_mode))
-			break; /* a non-dir below a dir is hidden */
-		if (!c->found) {
-			c->found = true;
-			c->st = st;
-			c->layer = (int8_t)l;
-			c->type = mode_to_type(st.st_mode);
-			if (!S_ISDIR(st.st_mode))
-				break;
-		}
-		c->mask |= LBIT(l);
-		if (!more_below(d->mask, l))
+		if (!merge_layer(ex, c, l, &st, d->mask))
 			break;
 		/* gone or replaced since the fstatat: ends the merge here */
 		if ((rc = child_opaque(ex, d->fd[l], name)) < 0)
