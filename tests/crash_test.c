@@ -18,7 +18,6 @@
  * Violations are counted; the test expects none.
  */
 #include <dirent.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -28,12 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nfsc/libnfs.h>
-#include <nfsc/libnfs-raw.h>
-#include <nfsc/libnfs-raw-mount.h>
-#include <nfsc/libnfs-raw-nfs.h>
-
 #include "daemon.h"
+#include "nfsraw.h"
 #include "tap.h"
 
 #define NOBJ 24
@@ -41,18 +36,6 @@
 #define FSIZE 64
 #define CYCLES 20
 #define BUDGET_MS 50000
-
-struct fh {
-	uint32_t len;
-	char data[NFS3_FHSIZE];
-};
-
-static struct result {
-	int status;
-	struct fh fh;
-	char data[FSIZE * 2];
-	uint32_t len;
-} R;
 
 enum ostate { FREE, LIVE, MAYBE_CREATED, MAYBE_REMOVED, REMOVED };
 
@@ -67,229 +50,10 @@ struct obj {
 };
 
 static struct tdaemon D;
-static struct rpc_context *rnfs, *rmnt;
-static struct fh root;
 static struct obj objs[NOBJ];
 static int version, names, violations;
 static unsigned seed;
 static volatile sig_atomic_t killed;
-
-/* ---- raw RPC plumbing (as in nfs3_test.c) --------------------------- */
-
-typedef void (*take_fn)(void *data);
-struct pending {
-	take_fn take;
-	int done, status;
-};
-
-static void rpc_done(struct rpc_context *rpc, int status, void *data,
-		     void *priv)
-{
-	struct pending *p = priv;
-
-	(void)rpc;
-	p->status = status;
-	if (status == RPC_STATUS_SUCCESS && p->take && data)
-		p->take(data);
-	p->done = 1;
-}
-
-static int raw_wait(struct rpc_context *rpc, struct pending *p)
-{
-	while (!p->done) {
-		struct pollfd pfd = { rpc_get_fd(rpc), rpc_which_events(rpc),
-				      0 };
-
-		if (poll(&pfd, 1, 5000) <= 0 ||
-		    rpc_service(rpc, pfd.revents) < 0 ||
-		    (pfd.revents & (POLLHUP | POLLERR)))
-			return -1; /* a dead daemon: no reconnecting */
-	}
-	return p->status == RPC_STATUS_SUCCESS ? 0 : -1;
-}
-
-/*
- * 0 when answered (R.status then holds the NFS status), -1 otherwise.  The
- * pending state is static: a call cut off by the kill is completed (as
- * cancelled) later, when its context is destroyed.
- */
-static struct pending P;
-#define RAW(rpc, fn, argp, takefn)                                             \
-	({                                                                     \
-		P = (struct pending){ (take_fn)(takefn), 0, 0 };               \
-		memset(&R, 0, sizeof(R));                                      \
-		R.status = -1;                                                 \
-		fn(rpc, rpc_done, argp, &P) == 0 ? raw_wait(rpc, &P) : -1;     \
-	})
-
-#define LIBNFS_LISTS __attribute__((no_sanitize("alignment")))
-
-static nfs_fh3 wire(const struct fh *fh)
-{
-	nfs_fh3 w;
-
-	w.data.data_len = fh->len;
-	w.data.data_val = (char *)fh->data;
-	return w;
-}
-
-LIBNFS_LISTS
-static void keep_fh(struct fh *fh, const nfs_fh3 *w)
-{
-	fh->len = w->data.data_len <= NFS3_FHSIZE ? w->data.data_len : 0;
-	memcpy(fh->data, w->data.data_val, fh->len);
-}
-
-static bool fh_eq(const struct fh *a, const struct fh *b)
-{
-	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
-}
-
-static void take_mnt(mountres3 *r)
-{
-	R.status = (int)r->fhs_status;
-	if (r->fhs_status == MNT3_OK)
-		keep_fh(&R.fh, (const nfs_fh3 *)&r->mountres3_u.mountinfo
-					.fhandle);
-}
-
-static void take_status(nfsstat3 *st)
-{
-	R.status = (int)*st; /* every result union starts with it */
-}
-
-static void take_lookup(LOOKUP3res *r)
-{
-	R.status = r->status;
-	if (r->status == NFS3_OK)
-		keep_fh(&R.fh, &r->LOOKUP3res_u.resok.object);
-}
-
-static void take_create(CREATE3res *r)
-{
-	R.status = r->status;
-	if (r->status == NFS3_OK && r->CREATE3res_u.resok.obj.handle_follows)
-		keep_fh(&R.fh, &r->CREATE3res_u.resok.obj.post_op_fh3_u.handle);
-	else if (r->status == NFS3_OK)
-		R.status = -2; /* we always need the handle */
-}
-
-LIBNFS_LISTS
-static void take_read(READ3res *r)
-{
-	R.status = r->status;
-	if (r->status != NFS3_OK)
-		return;
-	R.len = r->READ3res_u.resok.data.data_len;
-	if (R.len > sizeof(R.data))
-		R.len = sizeof(R.data);
-	memcpy(R.data, r->READ3res_u.resok.data.data_val, R.len);
-}
-
-static int r_lookup(const char *n)
-{
-	LOOKUP3args a = { .what.dir = wire(&root), .what.name = (char *)n };
-
-	return RAW(rnfs, rpc_nfs3_lookup_async, &a, take_lookup);
-}
-
-static int r_getattr(const struct fh *fh)
-{
-	GETATTR3args a = { wire(fh) };
-
-	return RAW(rnfs, rpc_nfs3_getattr_async, &a, take_status);
-}
-
-static int r_read(const struct fh *fh)
-{
-	READ3args a = { .file = wire(fh), .offset = 0, .count = FSIZE * 2 };
-
-	return RAW(rnfs, rpc_nfs3_read_async, &a, take_read);
-}
-
-static int r_write(const struct fh *fh, const char *data, stable_how how)
-{
-	WRITE3args a = { .file = wire(fh), .offset = 0, .count = FSIZE,
-			 .stable = how };
-
-	a.data.data_len = FSIZE;
-	a.data.data_val = (char *)data;
-	return RAW(rnfs, rpc_nfs3_write_async, &a, take_status);
-}
-
-static int r_commit(const struct fh *fh)
-{
-	COMMIT3args a = { .file = wire(fh) };
-
-	return RAW(rnfs, rpc_nfs3_commit_async, &a, take_status);
-}
-
-static int r_create(const char *n)
-{
-	CREATE3args a;
-
-	memset(&a, 0, sizeof(a));
-	a.where.dir = wire(&root);
-	a.where.name = (char *)n;
-	a.how.mode = UNCHECKED;
-	a.how.createhow3_u.obj_attributes.mode.set_it = 1;
-	a.how.createhow3_u.obj_attributes.mode.set_mode3_u.mode = 0644;
-	return RAW(rnfs, rpc_nfs3_create_async, &a, take_create);
-}
-
-static int r_remove(const char *n)
-{
-	REMOVE3args a = { .object.dir = wire(&root), .object.name = (char *)n };
-
-	return RAW(rnfs, rpc_nfs3_remove_async, &a, take_status);
-}
-
-static int r_rename(const char *from, const char *to)
-{
-	RENAME3args a = { .from.dir = wire(&root), .from.name = (char *)from,
-			  .to.dir = wire(&root), .to.name = (char *)to };
-
-	return RAW(rnfs, rpc_nfs3_rename_async, &a, take_status);
-}
-
-static void raw_close(void)
-{
-	P.take = NULL; /* cancelled calls must not touch R */
-	if (rnfs)
-		rpc_destroy_context(rnfs);
-	if (rmnt)
-		rpc_destroy_context(rmnt);
-	rnfs = rmnt = NULL;
-}
-
-static struct rpc_context *raw_connect(int prog, int vers)
-{
-	struct rpc_context *rpc = rpc_init_context();
-	struct pending p = { NULL, 0, 0 };
-
-	if (rpc && (rpc_connect_port_async(rpc, "127.0.0.1", D.port, prog,
-					   vers, rpc_done, &p) != 0 ||
-		    raw_wait(rpc, &p) != 0)) {
-		rpc_destroy_context(rpc);
-		rpc = NULL;
-	}
-	return rpc;
-}
-
-static int raw_open(void)
-{
-	char path[] = "/export";
-
-	raw_close();
-	rmnt = raw_connect(MOUNT_PROGRAM, MOUNT_V3);
-	rnfs = raw_connect(NFS_PROGRAM, NFS_V3);
-	if (!rmnt || !rnfs ||
-	    RAW(rmnt, rpc_mount3_mnt_async, path, take_mnt) != 0 ||
-	    R.status != MNT3_OK)
-		return -1;
-	root = R.fh;
-	return 0;
-}
 
 /* ---- the model ------------------------------------------------------ */
 
@@ -369,9 +133,10 @@ static int step(void)
 		o->st = MAYBE_CREATED;
 		o->have_fh = false;
 		o->durable = o->maxv = o->pending = -1;
-		if (r_create(o->name) < 0)
+		if (r_create(&root, o->name, UNCHECKED, NULL) < 0)
 			return -1;
-		if (R.status == NFS3_OK) {
+		/* without its handle the client could not use the file */
+		if (R.status == NFS3_OK && R.have_fh) {
 			o->st = LIVE;
 			o->have_fh = true;
 			o->fh = R.fh;
@@ -383,7 +148,8 @@ static int step(void)
 
 		o->maxv = ++version;
 		content(o->maxv, buf);
-		if (r_write(&o->fh, buf, sync ? FILE_SYNC : UNSTABLE) < 0)
+		if (r_write(&o->fh, 0, buf, FSIZE, FSIZE,
+			    sync ? FILE_SYNC : UNSTABLE) < 0)
 			return -1;
 		if (R.status == NFS3_OK && sync)
 			o->durable = o->maxv;
@@ -402,7 +168,7 @@ static int step(void)
 	}
 	if (op < 88) {
 		snprintf(o->alt, sizeof(o->alt), "r%d", ++names);
-		if (r_rename(o->name, o->alt) < 0)
+		if (r_rename(&root, o->name, &root, o->alt) < 0)
 			return -1; /* alt stays set: in flight */
 		if (R.status == NFS3_OK)
 			snprintf(o->name, sizeof(o->name), "%s", o->alt);
@@ -410,7 +176,7 @@ static int step(void)
 		return 0;
 	}
 	o->st = MAYBE_REMOVED;
-	if (r_remove(o->name) < 0)
+	if (r_remove(&root, o->name) < 0)
 		return -1;
 	o->st = R.status == NFS3_OK ? REMOVED : LIVE;
 	return 0;
@@ -419,10 +185,10 @@ static int step(void)
 /* A name's handle must be the one the client holds. */
 static void check_name(struct obj *o)
 {
-	bool old = r_lookup(o->name) == 0 && R.status == NFS3_OK;
+	bool old = r_lookup(&root, o->name) == 0 && R.status == NFS3_OK;
 	struct fh at = R.fh;
 
-	if (o->alt[0] && !old && r_lookup(o->alt) == 0 &&
+	if (o->alt[0] && !old && r_lookup(&root, o->alt) == 0 &&
 	    R.status == NFS3_OK) {
 		/* the rename in flight happened */
 		snprintf(o->name, sizeof(o->name), "%s", o->alt);
@@ -442,11 +208,11 @@ static void check_data(struct obj *o)
 {
 	int v;
 
-	if (r_read(&o->fh) < 0 || R.status != NFS3_OK) {
+	if (r_read(&o->fh, 0, FSIZE * 2) < 0 || R.status != NFS3_OK) {
 		violation(o, "READ fails");
 		return;
 	}
-	v = version_of(R.data, R.len);
+	v = version_of(R.data, R.datalen);
 	if (v == -2)
 		violation(o, "torn or half-copied content");
 	else if (v < o->durable)
@@ -461,7 +227,7 @@ static void check_data(struct obj *o)
 static void check_obj(struct obj *o)
 {
 	if (o->st == MAYBE_CREATED) {
-		if (r_lookup(o->name) == 0 && R.status == NFS3_OK) {
+		if (r_lookup(&root, o->name) == 0 && R.status == NFS3_OK) {
 			o->st = LIVE;
 			o->have_fh = true;
 			o->fh = R.fh;
@@ -471,7 +237,7 @@ static void check_obj(struct obj *o)
 		}
 	}
 	if (o->st == LIVE && !o->have_fh) { /* lower file, first visit */
-		if (r_lookup(o->name) < 0 || R.status != NFS3_OK) {
+		if (r_lookup(&root, o->name) < 0 || R.status != NFS3_OK) {
 			violation(o, "lower file not found");
 			o->st = FREE;
 			return;
@@ -554,7 +320,7 @@ static int cycle(int c)
 	pthread_t t;
 	int ops = 0;
 
-	if (tdaemon_start(&D) < 0 || raw_open() < 0) {
+	if (tdaemon_start(&D) < 0 || raw_open(D.port) < 0) {
 		printf("# cycle %d: daemon did not come back\n", c);
 		return -1;
 	}
@@ -580,6 +346,13 @@ int main(void)
 	long start = now_ms();
 	int c;
 
+	/*
+	 * The daemon is killed under the calls: its hang-up ends the call in
+	 * flight at once (no reconnecting), and a reply lost to the kill is
+	 * given up on soon, for the budget is shared by all cycles.
+	 */
+	raw_policy = (struct raw_policy){ .timeout_ms = 5000,
+					  .hangup_fails = true };
 	seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	if (getenv("SEED"))
 		seed = (unsigned)atoi(getenv("SEED"));
@@ -594,7 +367,7 @@ int main(void)
 	CHECK(c > 0 && (c == CYCLES || now_ms() - start >= BUDGET_MS),
 	      "%d kill -9 cycles ran", c);
 	/* the last check, then a clean stop */
-	if (tdaemon_start(&D) == 0 && raw_open() == 0) {
+	if (tdaemon_start(&D) == 0 && raw_open(D.port) == 0) {
 		check_work_dir();
 		for (int i = 0; i < NOBJ; i++)
 			if (objs[i].st != FREE)

@@ -19,16 +19,14 @@ for vers in 4.0 4.1 4.2; do
 	everyday_lower
 	before=$(tree_sum "$L")
 	ud_start || exit 99
-	"$run" --vers "$vers" --port "$PORT" --export /export \
-		--timeout 240 "$TOP_SRCDIR/tests/kclient/everyday.sh" \
-		>"$D/guest.out" 2>&1
+	kc_run "$D/guest.out" --vers "$vers" --port "$PORT" --export /export \
+		--timeout 240 "$TOP_SRCDIR/tests/kclient/everyday.sh"
 	st=$?
 	sed "s/^/guest v$vers: /" "$D/guest.out"
 	check_eq "v$vers: guest script exit status" "$st" 0
 	check "v$vers: daemon still running" kill -0 "$PID"
-	"$run" --vers "$vers" --port "$PORT" --export /export \
-		--timeout 120 "$TOP_SRCDIR/tests/kclient/locks.sh" \
-		>"$D/guest-locks.out" 2>&1
+	kc_run "$D/guest-locks.out" --vers "$vers" --port "$PORT" \
+		--export /export --timeout 120 "$TOP_SRCDIR/tests/kclient/locks.sh"
 	st=$?
 	sed "s/^/guest v$vers locks: /" "$D/guest-locks.out"
 	check_eq "v$vers: guest lock script exit status" "$st" 0

@@ -75,6 +75,22 @@ ud_cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$D"
 }
 
+# kc_run OUT RUN-ARGS...: the kernel client (../shared/kclient/run.sh) with
+# its output in OUT; returns its status.  For NFSv4.0 run.sh picks a free
+# callback port and has qemu forward it, and a daemon of a test running in
+# parallel may bind that port in between: qemu then cannot start.  That
+# says nothing about unionnfsd, so that case alone is tried again.
+kc_run() {
+	kc_out=$1; shift
+	for _ in 1 2 3; do
+		"$SHARED_DIR/kclient/run.sh" "$@" >"$kc_out" 2>&1
+		kc_st=$?
+		grep -q "Could not set up host forwarding rule" "$kc_out" || break
+		echo "# kclient: qemu could not forward its callback port; again"
+	done
+	return $kc_st
+}
+
 # tree_sum DIR: one line per entry (type, mode, size, link target, content hash)
 tree_sum() {
 	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %l\n' | sort |
