@@ -6,8 +6,10 @@
  * itself); workers execute them and send the reply straight to the
  * socket, or, behind other output, add it to the connection's output by
  * reference.  Each record is assembled into one malloc'd buffer with a
- * single copy out of the socket's input buffer, and each reply leaves in
- * one buffer that is never copied again.
+ * single copy out of the socket's input buffer; the body of a large
+ * fragment (a WRITE's data) skips that buffer and is read from the socket
+ * straight into the record (see read_direct()).  Each reply leaves in one
+ * buffer that is never copied again.
  *
  * A connection is reference counted: one reference for being open, one
  * per request in flight, so a reply that finishes after its client has
@@ -47,6 +49,8 @@
 #define UDP_BATCH 32
 #define LAST_FRAG 0x80000000u
 #define FLUSH_SECONDS 2
+/* Fragment bytes still to come above which they bypass the bufferevent. */
+#define DIRECT_MIN (64 << 10)
 
 struct conn {
 	struct transport *t;
@@ -62,10 +66,12 @@ struct conn {
 	size_t reclen, reccap;
 	uint32_t frag_left;
 	bool in_frag, last_frag;
+	struct event *direct_ev; /* the socket, while read_direct() owns it */
 
 	/* Under the bufferevent lock. */
 	unsigned inflight;
 	bool closed, paused;
+	bool direct; /* reading a fragment past the bufferevent */
 	bool portmap; /* accepted on the portmapper's port */
 };
 
@@ -119,6 +125,8 @@ static void conn_close(struct conn *c)
 	c->closed = true;
 	/* No callback may run for c once its last reference is gone. */
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	event_free(c->direct_ev);
+	c->direct_ev = NULL;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	/* Tell the peer now, not when the last worker lets go. */
 	shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
@@ -157,6 +165,8 @@ static void conn_resume(struct conn *c)
 	if (!c->paused || c->closed || c->t->stopping || !may_resume(c))
 		return;
 	c->paused = false;
+	if (c->direct)
+		return; /* direct_end() turns the bufferevent back on */
 	bufferevent_enable(c->bev, EV_READ);
 	bufferevent_trigger(c->bev, EV_READ,
 			    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -359,6 +369,99 @@ static bool read_frag_header(struct conn *c, struct evbuffer *in)
 
 static void read_records(struct conn *c, struct evbuffer *in);
 
+/*
+ * The rest of a large fragment (a WRITE's data, mostly) is read from the
+ * socket straight into the record instead of through the bufferevent's
+ * input buffer, saving a copy of every byte.  Only while that buffer is
+ * empty, so the bytes stay in order; and with the bufferevent's reading
+ * off, so that it takes none of them.  Back-pressure waits for the end
+ * of the fragment: its memory is already allocated.  A TLS transport
+ * would have to read through its own layer here, or not go direct.
+ */
+enum direct_result { DIRECT_DONE, DIRECT_WAIT, DIRECT_FAILED };
+
+static enum direct_result read_direct(struct conn *c)
+{
+	int fd = bufferevent_getfd(c->bev);
+	ssize_t n;
+
+	while (c->frag_left > 0) {
+		n = read(fd, c->rec + c->reclen, c->frag_left);
+		if (n > 0) {
+			c->reclen += (size_t)n;
+			c->frag_left -= (uint32_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return DIRECT_WAIT;
+		} else {
+			if (n < 0)
+				log_debug("%s: %s", c->name, strerror(errno));
+			conn_fail(c, "truncated record (peer closed mid-record)");
+			return DIRECT_FAILED;
+		}
+	}
+	return DIRECT_DONE;
+}
+
+static bool direct_begin(struct conn *c)
+{
+	struct timeval idle = { .tv_sec = (time_t)c->t->idle_timeout };
+
+	if (event_add(c->direct_ev, c->t->idle_timeout ? &idle : NULL) < 0) {
+		conn_fail(c, "cannot watch the socket");
+		return false;
+	}
+	bufferevent_lock(c->bev);
+	c->direct = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_unlock(c->bev);
+	return true;
+}
+
+static void direct_end(struct conn *c)
+{
+	event_del(c->direct_ev);
+	bufferevent_lock(c->bev);
+	c->direct = false;
+	if (!c->paused && !c->closed && !c->t->stopping)
+		bufferevent_enable(c->bev, EV_READ);
+	bufferevent_unlock(c->bev);
+}
+
+/* True once the fragment is complete. */
+static bool frag_fill_direct(struct conn *c)
+{
+	switch (read_direct(c)) {
+	case DIRECT_DONE:
+		if (c->direct)
+			direct_end(c);
+		return true;
+	case DIRECT_WAIT:
+		if (!c->direct)
+			(void)direct_begin(c);
+		return false;
+	case DIRECT_FAILED:
+		break;
+	}
+	return false;
+}
+
+static void on_direct(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_get(c);
+	if (!(what & EV_TIMEOUT))
+		read_records(c, bufferevent_get_input(c->bev));
+	else if (c->inflight == 0) {
+		log_info("%s: idle for %u seconds; closing connection",
+			 c->name, c->t->idle_timeout);
+		conn_close(c);
+	}
+	conn_put(c);
+}
+
 static void conn_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -374,7 +477,9 @@ static void read_records(struct conn *c, struct evbuffer *in)
 {
 	size_t n;
 
-	while (!c->closed && !c->paused && !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED)) {
+	/* Once direct, the fragment is finished whatever the pressure. */
+	while (!c->closed && (!c->paused || c->direct) &&
+	       !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED)) {
 		if (!c->in_frag) {
 			if (evbuffer_get_length(in) < 4)
 				return;
@@ -392,6 +497,9 @@ static void read_records(struct conn *c, struct evbuffer *in)
 			c->reclen += n;
 			c->frag_left -= (uint32_t)n;
 		}
+		if ((c->direct || c->frag_left >= DIRECT_MIN) &&
+		    !frag_fill_direct(c))
+			return;
 		if (c->frag_left > 0)
 			return; /* the rest has not arrived yet */
 		c->in_frag = false;
@@ -418,7 +526,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		/* Not idle while it waits for our replies. */
 		if (c->inflight > 0 || c->paused) {
-			if (!c->paused)
+			if (!c->paused && !c->direct)
 				bufferevent_enable(bev, EV_READ);
 			return;
 		}
@@ -466,6 +574,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	memcpy(&c->peer, sa, (size_t)salen);
 	c->peer_len = (socklen_t)salen;
 	log_addr(sa, c->name, sizeof(c->name));
+	c->direct_ev = event_new(t->base, fd, EV_READ | EV_PERSIST, on_direct, c);
+	if (!c->direct_ev) {
+		log_ratelimited(LOG_ERR, "out of memory accepting a client");
+		bufferevent_free(c->bev); /* closes fd */
+		free(c);
+		return;
+	}
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
 	bufferevent_set_max_single_read(c->bev, READ_CHUNK);
@@ -566,8 +681,10 @@ static void stop_accepting(struct transport *t)
 		evconnlistener_disable(t->pmap_listener);
 	if (t->pmap_udp_ev)
 		event_del(t->pmap_udp_ev);
-	for (c = t->conns; c; c = c->next)
+	for (c = t->conns; c; c = c->next) {
 		bufferevent_disable(c->bev, EV_READ);
+		event_del(c->direct_ev);
+	}
 	event_base_loopbreak(t->base);
 }
 
