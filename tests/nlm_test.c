@@ -3,7 +3,8 @@
  * libtirpc and the daemon's own rpcgen definitions: lock/test/unlock,
  * conflicts between hosts and owners, range splitting, blocked locks that
  * are granted when the holder unlocks, CANCEL, FREE_ALL, share
- * reservations, a lock that holds across copy-up; with other hosts faked
+ * reservations, a lock that holds across copy-up, one lock space with
+ * NFSv4; with other hosts faked
  * in a private network namespace: GRANTED callbacks, a client's reboot
  * notice (SM_NOTIFY) freeing its locks, and after a restart the grace
  * period, reclaims and SM_NOTIFY to the clients recorded in the catalog.
@@ -54,6 +55,14 @@ static CLIENT *client(unsigned long prog, unsigned long vers)
 	return c;
 }
 
+static void client_free(CLIENT *c)
+{
+	if (!c)
+		return;
+	auth_destroy(c->cl_auth);
+	clnt_destroy(c);
+}
+
 /* ---- handles ---------------------------------------------------------- */
 
 struct fh {
@@ -81,8 +90,7 @@ static int mnt_root(struct fh *root)
 		rc = 0;
 	}
 	clnt_freeres(m, (xdrproc_t)xdr_mountres3, (char *)&res);
-	auth_destroy(m->cl_auth);
-	clnt_destroy(m);
+	client_free(m);
 	return rc;
 }
 
@@ -411,6 +419,306 @@ static void test_copy_up(const struct fh *root)
 	CHECK_EQ(unlock(&A, &f, 0, 0), NLM4_GRANTED, "A: unlock");
 }
 
+/* ---- one lock space with NFSv4 -----------------------------------------
+ * Just enough of an NFSv4.0 client to open a file and lock it.  Its
+ * COMPOUNDs are written and read here with XDR primitives: the daemon has
+ * no rpcgen'd NFSv4 definitions to share yet.
+ */
+enum {
+	OP4_CLOSE = 4,
+	OP4_LOCK = 12,
+	OP4_LOCKU = 14,
+	OP4_OPEN = 18,
+	OP4_OPEN_CONFIRM = 20,
+	OP4_PUTFH = 22,
+	OP4_SETCLIENTID = 35,
+	OP4_SETCLIENTID_CONFIRM = 36,
+	NFS4ERR_DENIED = 10010,
+	WRITE_LT = 2,
+	OPEN4_RESULT_CONFIRM = 2,
+};
+
+struct v4call {
+	XDR x;
+	char buf[1024];
+	uint32_t nops;
+};
+
+struct v4reply {
+	int status;	     /* of the COMPOUND: its last op's */
+	uint32_t last_op;
+	uint64_t clientid;   /* SETCLIENTID */
+	char verifier[8];
+	char stateid[16];    /* OPEN, OPEN_CONFIRM, LOCK, LOCKU, CLOSE */
+	uint32_t rflags;     /* OPEN */
+};
+
+static struct {
+	CLIENT *c;
+	uint64_t clientid;
+	char open_sid[16], lock_sid[16];
+	uint32_t open_seqid, lock_seqid;
+} v4;
+
+static void v4_begin(struct v4call *k, uint32_t nops)
+{
+	u_int zero = 0;
+
+	xdrmem_create(&k->x, k->buf, sizeof(k->buf), XDR_ENCODE);
+	xdr_u_int(&k->x, &zero); /* tag: empty */
+	xdr_u_int(&k->x, &zero); /* minor version 0 */
+	xdr_u_int(&k->x, &nops);
+}
+
+static void p32(struct v4call *k, uint32_t v)
+{
+	xdr_u_int(&k->x, &v);
+}
+
+static void p64(struct v4call *k, uint64_t v)
+{
+	u_quad_t q = v;
+
+	xdr_u_hyper(&k->x, &q);
+}
+
+static void pfixed(struct v4call *k, const char *p, u_int len)
+{
+	xdr_opaque(&k->x, (char *)p, len);
+}
+
+static void pvar(struct v4call *k, const char *p, u_int len)
+{
+	char *q = (char *)p;
+
+	xdr_bytes(&k->x, &q, &len, len);
+}
+
+static bool_t v4_put(XDR *x, struct v4call *k)
+{
+	return xdr_opaque(x, k->buf, xdr_getpos(&k->x));
+}
+
+static bool_t g32(XDR *x, uint32_t *v)
+{
+	return xdr_u_int(x, v);
+}
+
+static bool_t g64(XDR *x, uint64_t *v)
+{
+	u_quad_t q;
+
+	if (!xdr_u_hyper(x, &q))
+		return FALSE;
+	*v = q;
+	return TRUE;
+}
+
+static bool_t gskip(XDR *x, u_int len)
+{
+	char tmp[1024];
+
+	return len <= sizeof(tmp) && xdr_opaque(x, tmp, len);
+}
+
+static bool_t gvar_skip(XDR *x)
+{
+	uint32_t len;
+
+	return g32(x, &len) && gskip(x, len);
+}
+
+static bool_t v4_op_result(XDR *x, uint32_t op, struct v4reply *r)
+{
+	uint32_t n, u;
+	uint64_t h;
+
+	switch (op) {
+	case OP4_SETCLIENTID:
+		return g64(x, &r->clientid) && xdr_opaque(x, r->verifier, 8);
+	case OP4_OPEN:
+		if (!xdr_opaque(x, r->stateid, 16) || !g32(x, &u) ||
+		    !g64(x, &h) || !g64(x, &h) || !g32(x, &r->rflags) ||
+		    !g32(x, &n) || !gskip(x, 4 * n))
+			return FALSE;
+		return g32(x, &u) && u == 0; /* no delegation */
+	case OP4_OPEN_CONFIRM:
+	case OP4_LOCK:
+	case OP4_LOCKU:
+	case OP4_CLOSE:
+		return xdr_opaque(x, r->stateid, 16);
+	default:
+		return TRUE;
+	}
+}
+
+static bool_t v4_get(XDR *x, struct v4reply *r)
+{
+	uint32_t st, n, op, i;
+
+	if (!g32(x, &st) || !gvar_skip(x) || !g32(x, &n))
+		return FALSE;
+	r->status = (int)st;
+	for (i = 0; i < n; i++) {
+		if (!g32(x, &op) || !g32(x, &st))
+			return FALSE;
+		r->last_op = op;
+		if (st != 0)
+			return TRUE; /* the rest (LOCK4denied) is not needed */
+		if (!v4_op_result(x, op, r))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Run the COMPOUND; its status (-1 if none came back). */
+static int v4_run(struct v4call *k, struct v4reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (clnt_call(v4.c, 1, (xdrproc_t)v4_put, (char *)k,
+		      (xdrproc_t)v4_get, (char *)r, tmo) != RPC_SUCCESS)
+		return -1;
+	return r->status;
+}
+
+static int v4_open(const struct fh *dir, const char *name)
+{
+	struct v4call k;
+	struct v4reply r;
+
+	v4_begin(&k, 2);
+	p32(&k, OP4_PUTFH);
+	pvar(&k, dir->data, dir->len);
+	p32(&k, OP4_OPEN);
+	p32(&k, v4.open_seqid++);
+	p32(&k, 3); /* share access: both */
+	p32(&k, 0); /* share deny: none */
+	p64(&k, v4.clientid);
+	pvar(&k, "open-owner", 10);
+	p32(&k, 0); /* OPEN4_NOCREATE */
+	p32(&k, 0); /* CLAIM_NULL */
+	pvar(&k, name, (u_int)strlen(name));
+	if (v4_run(&k, &r) != 0)
+		return r.status;
+	memcpy(v4.open_sid, r.stateid, 16);
+	if (!(r.rflags & OPEN4_RESULT_CONFIRM))
+		return 0;
+	v4_begin(&k, 1);
+	p32(&k, OP4_OPEN_CONFIRM);
+	pfixed(&k, v4.open_sid, 16);
+	p32(&k, v4.open_seqid++);
+	if (v4_run(&k, &r) == 0)
+		memcpy(v4.open_sid, r.stateid, 16);
+	return r.status;
+}
+
+static int v4_setup(const struct fh *dir, const char *name)
+{
+	struct v4call k;
+	struct v4reply r;
+	const char id[] = "nlm_test: one lock space";
+
+	v4.c = client(NFS_PROGRAM, 4);
+	if (!v4.c)
+		return -1;
+	v4_begin(&k, 1);
+	p32(&k, OP4_SETCLIENTID);
+	pfixed(&k, "verifier", 8);
+	pvar(&k, id, sizeof(id) - 1);
+	p32(&k, 0x40000000); /* callback program: none offered */
+	pvar(&k, "tcp", 3);
+	pvar(&k, "127.0.0.1.0.0", 13);
+	p32(&k, 1);
+	if (v4_run(&k, &r) != 0)
+		return r.status;
+	v4.clientid = r.clientid;
+	v4_begin(&k, 1);
+	p32(&k, OP4_SETCLIENTID_CONFIRM);
+	p64(&k, v4.clientid);
+	pfixed(&k, r.verifier, 8);
+	if (v4_run(&k, &r) != 0)
+		return r.status;
+	return v4_open(dir, name);
+}
+
+/* A WRITE_LT lock of [off, off+len) for a new lock owner of the open. */
+static int v4_lock(const struct fh *f, uint64_t off, uint64_t len)
+{
+	struct v4call k;
+	struct v4reply r;
+
+	v4_begin(&k, 2);
+	p32(&k, OP4_PUTFH);
+	pvar(&k, f->data, f->len);
+	p32(&k, OP4_LOCK);
+	p32(&k, WRITE_LT);
+	p32(&k, 0); /* not a reclaim */
+	p64(&k, off);
+	p64(&k, len);
+	p32(&k, 1); /* new lock owner */
+	p32(&k, v4.open_seqid++);
+	pfixed(&k, v4.open_sid, 16);
+	v4.lock_seqid = 0;
+	p32(&k, v4.lock_seqid++);
+	p64(&k, v4.clientid);
+	pvar(&k, "lock-owner", 10);
+	if (v4_run(&k, &r) == 0)
+		memcpy(v4.lock_sid, r.stateid, 16);
+	return r.status;
+}
+
+static int v4_unlock_close(const struct fh *f, uint64_t off, uint64_t len)
+{
+	struct v4call k;
+	struct v4reply r;
+
+	v4_begin(&k, 3);
+	p32(&k, OP4_PUTFH);
+	pvar(&k, f->data, f->len);
+	p32(&k, OP4_LOCKU);
+	p32(&k, WRITE_LT);
+	p32(&k, v4.lock_seqid++);
+	pfixed(&k, v4.lock_sid, 16);
+	p64(&k, off);
+	p64(&k, len);
+	p32(&k, OP4_CLOSE);
+	p32(&k, v4.open_seqid++);
+	pfixed(&k, v4.open_sid, 16);
+	return v4_run(&k, &r);
+}
+
+/*
+ * NLM and NFSv4 lock one table: a lock taken over one protocol is seen,
+ * and refused, over the other.
+ */
+static void test_v4_lock_space(const struct fh *root, const struct fh *f)
+{
+	if (v4_setup(root, "file") != 0) {
+		CHECK(0, "NFSv4.0: SETCLIENTID, OPEN file");
+		client_free(v4.c);
+		return;
+	}
+	CHECK_EQ(lock(&A, f, true, 0, 100, false), NLM4_GRANTED,
+		 "NLM: A locks bytes 0-99");
+	CHECK_EQ(v4_lock(f, 50, 10), NFS4ERR_DENIED,
+		 "NFSv4: LOCK of bytes 50-59 is DENIED by A's NLM lock");
+	CHECK_EQ(unlock(&A, f, 0, 100), NLM4_GRANTED, "NLM: A unlocks");
+	CHECK_EQ(v4_lock(f, 50, 10), 0, "NFSv4: now LOCK is granted");
+	CHECK_EQ(test(&B, f, true, 0, 100, NULL), NLM4_DENIED,
+		 "NLM: TEST by B sees the NFSv4 lock");
+	CHECK_EQ(lock(&B, f, true, 55, 1, false), NLM4_DENIED,
+		 "NLM: B's LOCK of byte 55 is DENIED");
+	CHECK_EQ(lock(&B, f, true, 60, 40, false), NLM4_GRANTED,
+		 "NLM: B's LOCK of bytes 60-99 does not overlap");
+	CHECK_EQ(v4_unlock_close(f, 50, 10), 0, "NFSv4: LOCKU and CLOSE");
+	CHECK_EQ(lock(&A, f, true, 0, 60, false), NLM4_GRANTED,
+		 "NLM: A gets bytes 0-59 once NFSv4 let go");
+	CHECK_EQ(unlock(&A, f, 0, 60), NLM4_GRANTED, "NLM: A unlocks");
+	CHECK_EQ(unlock(&B, f, 60, 40), NLM4_GRANTED, "NLM: B unlocks");
+	client_free(v4.c);
+}
+
 static void test_errors(void)
 {
 	struct fh bad = { 8, "garbage" };
@@ -675,14 +983,6 @@ static CLIENT *client_from(const char *src, unsigned long prog,
 	return c;
 }
 
-static void client_free(CLIENT *c)
-{
-	if (!c)
-		return;
-	auth_destroy(c->cl_auth);
-	clnt_destroy(c);
-}
-
 /* SM_NOTIFY(mon_name, state) from src, as a rebooted host's statd. */
 static int sm_notify_from(const char *src, const char *mon_name, int state)
 {
@@ -937,6 +1237,7 @@ int main(void)
 	test_blocking(&f);
 	test_share(&f);
 	test_copy_up(&root);
+	test_v4_lock_space(&root, &f);
 	test_errors();
 	if (have_net) {
 		cx = client_from(fakes[F_X].ip, NLM_PROG, NLM4_VERS);
