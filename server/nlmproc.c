@@ -265,10 +265,14 @@ static void *callback_thread(void *p)
 			       tv);
 		clnt_destroy(clnt);
 	}
-	if (st != RPC_SUCCESS && st != RPC_TIMEDOUT)
-		log_info("nlm: callback %u to the client failed: %s%s",
-			 cb->proc, clnt ? "" : "no NLM registered; ",
-			 clnt_sperrno(st));
+	if (st != RPC_SUCCESS && st != RPC_TIMEDOUT) {
+		char host[INET6_ADDRSTRLEN + 8];
+
+		log_info("nlm: callback %u to %s failed: %s%s", cb->proc,
+			 log_host((struct sockaddr *)&cb->peer, host,
+				  sizeof(host)),
+			 clnt ? "" : "no NLM registered; ", clnt_sperrno(st));
+	}
 	callback_free(cb);
 	nlm_thread_done();
 	return NULL;
@@ -281,6 +285,7 @@ static void nlm_callback(const struct sockaddr_storage *peer,
 			 void *args)
 {
 	struct nlm_callback *cb = calloc(1, sizeof(*cb));
+	char host[INET6_ADDRSTRLEN + 8];
 	XDR x;
 
 	if (!cb || !(cb->args = malloc(RPC_DEFAULT_REPLY)))
@@ -295,13 +300,15 @@ static void nlm_callback(const struct sockaddr_storage *peer,
 	if (nlm_thread_start(callback_thread, cb))
 		return;
 fail:
-	log_warn("nlm: cannot send callback %u", proc);
+	log_warn("nlm: cannot send callback %u to %s", proc,
+		 log_host((const struct sockaddr *)peer, host, sizeof(host)));
 	if (cb)
 		callback_free(cb);
 }
 
 /* ---- grace after a restart -------------------------------------------
- * Set once by nlm_start(), before the first request. */
+ * Set at start by nlm_start() and nlm_grace_begin() (NFSv4), before the
+ * first request. */
 static struct timespec grace_end;
 
 bool nlm_in_grace(void)
@@ -310,6 +317,17 @@ bool nlm_in_grace(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec < grace_end.tv_sec;
+}
+
+/* Either protocol's reclaims make both wait: a new lock of one kind
+ * could take the range that a client of the other is about to reclaim. */
+void nlm_grace_begin(unsigned seconds)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec + (time_t)seconds > grace_end.tv_sec)
+		grace_end.tv_sec = now.tv_sec + (time_t)seconds;
 }
 
 /*
@@ -839,7 +857,11 @@ static enum rpc_status nlmproc4_free_all(struct rpc_req *req)
 	enum rpc_status st = RPC_GARBAGE;
 
 	if (xdr_nlm4_notify(&req->args, &a)) {
-		log_info("nlm: FREE_ALL for %s", a.name);
+		char host[INET6_ADDRSTRLEN + 8];
+
+		log_info("nlm: FREE_ALL for %s from %s", a.name,
+			 log_host((struct sockaddr *)&req->peer, host,
+				  sizeof(host)));
 		nlm_free_client(a.name);
 		st = RPC_DONE; /* void result */
 	}
