@@ -109,6 +109,8 @@ void nlm_free_client(const char *caller_name);
  * list); if any, grant only reclaims for cfg->grace seconds and notify
  * them (SM_NOTIFY).  Call once, before serving, with srv->cat open. */
 void nlm_start(struct server *srv);
+/* NFSv4: load the client records; grace if there are any (nfs4proc.c). */
+void nfs4_start(struct server *srv);
 /* At exit, after the workers: wait for calls to other hosts in flight,
  * drop all locks. */
 void nlm_shutdown(void);

@@ -159,8 +159,8 @@ static void usage(FILE *f)
 		"queries on port 111\n"
 		"                         (for hosts without rpcbind; implies "
 		"--no-rpcbind)\n"
-		"  --grace SECONDS        after a restart, only lock reclaims "
-		"for this long (default 90)\n"
+		"  --grace SECONDS        after a restart, only reclaims "
+		"(NLM, NFSv4) for this long (default 90)\n"
 		"  --syslog               log to syslog even in the "
 		"foreground\n"
 		"  --control PATH         control socket for unionnfsctl(8) "
@@ -627,6 +627,7 @@ static int serve(struct server *srv, const struct options *o, int ready_fd)
 		goto out;
 	}
 	nlm_start(srv);
+	nfs4_start(srv);
 	/* Before the pidfile and the ready signal: whoever waits for those
 	 * (systemd, scripts) may look the daemon up through rpcbind. */
 	if (cfg->rpcbind)

@@ -26,10 +26,12 @@
  * STALE_STATEID.  Byte-range locks go to the daemon's lock table
  * (locks.h).  An OPEN for write copies a lower file up at once.
  *
- * TODO (issue 3): grace after restart and client records in the catalog
- * (CLAIM_PREVIOUS and LOCK reclaim answer NO_GRACE), callbacks and
- * delegations, 4.2 SEEK/ALLOCATE/DEALLOCATE (NOTSUPP), 4.1's current
- * stateid, rpcgen definitions in xdr/nfs4_prot.x.
+ * After a restart, clients recorded in the catalog reclaim during the
+ * grace period (nfs4state.h).
+ *
+ * TODO: callbacks and delegations, 4.2 SEEK/ALLOCATE/DEALLOCATE
+ * (NOTSUPP), 4.1's current stateid, rpcgen definitions in
+ * xdr/nfs4_prot.x.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1256,16 +1258,16 @@ static int op_open(struct cstate *cs)
 	}
 	if (st == NFS4_OK)
 		st = dst; /* an argument refused, after the seqid check */
-	if (st == NFS4_OK && o->claim == 1)
-		st = NFS4ERR_NO_GRACE; /* TODO: grace and reclaim */
+	if (st == NFS4_OK)
+		st = nfs4_grace_check(o->clientid, o->claim == 1);
 	o->access &= 0xff; /* 4.1's WANT_* flags: no delegations */
 	if (st == NFS4_OK && (o->access == 0 || o->access > SHARE_BOTH ||
 			      o->deny > SHARE_BOTH))
 		st = NFS4ERR_INVAL;
 	if (st == NFS4_OK)
-		st = o->claim == 4 ? open_by_fh(cs, o->access, o->deny,
-						o->opentype)
-				   : open_null(cs, o);
+		st = o->claim == 0 ? open_null(cs, o)
+				   : open_by_fh(cs, o->access, o->deny,
+						o->opentype);
 out:
 	free(o);
 	return st;
@@ -1552,7 +1554,9 @@ static int op_reclaim_complete(struct cstate *cs)
 
 	if (!d32(cs->a, &one_fs))
 		return NFS4ERR_BADXDR;
-	return NFS4_OK; /* no grace period yet */
+	/* one file system done: the whole client is done when it says so
+	 * without rca_one_fs (RFC 8881 18.51.3) */
+	return one_fs ? NFS4_OK : nfs4_reclaim_complete(cs);
 }
 
 static int op_secinfo_no_name(struct cstate *cs)
@@ -1708,8 +1712,8 @@ static int lock_take(struct cstate *cs, struct lock_args *l)
 		st = NFS4ERR_INVAL;
 	if (st == NFS4_OK)
 		st = lock_range(l->off, l->len, &lklen);
-	if (st == NFS4_OK && l->reclaim)
-		st = NFS4ERR_NO_GRACE; /* TODO: grace and reclaim */
+	if (st == NFS4_OK)
+		st = nfs4_grace_check(l->owner.clientid, l->reclaim != 0);
 	if (st != NFS4_OK)
 		return st;
 	nfs4_lk_owner(&l->owner, &o);
@@ -2034,6 +2038,12 @@ static enum rpc_status nfs4proc_compound(struct rpc_req *req)
 	free(cs->replay);
 	free(cs);
 	return ret;
+}
+
+/* At start: the client records; their grace is NLM's too. */
+void nfs4_start(struct server *srv)
+{
+	nfs4_state_start(srv->cat, srv->cfg->grace);
 }
 
 static enum rpc_status nfs4proc_null(struct rpc_req *req)

@@ -13,6 +13,8 @@
  * a hash by file and by id is the step after.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 
 #include "log.h"
 #include "nfs4state.h"
+#include "nlm.h"
 
 #define NFS4_SESSIONS 64
 #define TOMBSTONE_LEASES 10 /* how long an expired client's ids say so */
@@ -37,6 +40,8 @@ struct nfs4_client {
 	time_t expires;
 	uint32_t nstates;
 	uint32_t cs_seq; /* 4.1: CREATE_SESSION sequence */
+	bool recorded;	     /* its record is in the catalog */
+	bool reclaim_done;   /* 4.1: RECLAIM_COMPLETE was sent */
 };
 
 struct nfs4_owner {
@@ -260,6 +265,195 @@ static void client_unlink(struct nfs4_client *cl)
 	free(cl);
 }
 
+/* ---- client records and grace (RFC 7530 9.6, RFC 8881 8.4) ----
+ * A client that got state is recorded in the catalog (kind "nfs4", its
+ * id string in hex), so that after a restart it, and only it, may reclaim
+ * during the grace period.  The writes block on the disk: they are made
+ * under st_lock, which keeps the put and the del of one client in order,
+ * and only once per client lifetime (first state, expiry, destruction);
+ * they run on the workers and the laundromat, never on the event loop.
+ */
+#define REC_KIND "nfs4"
+
+struct nfs4_rec {
+	struct nfs4_rec *next;
+	bool back; /* it came back: its record stays after the grace */
+	char name[];
+};
+
+static struct un_catalog *rec_cat;
+static struct nfs4_rec *recs; /* the clients of the last run, in grace */
+static time_t grace_end;      /* 0: no grace (any more) */
+
+/* One grace for NLM and NFSv4 (nlm_grace_begin): NLM's reclaims also
+ * make new NFSv4 OPENs and LOCKs wait. */
+static bool in_grace(void)
+{
+	return (grace_end != 0 && now_sec() < grace_end) || nlm_in_grace();
+}
+
+/* The client's id string in hex; false if it does not fit a record. */
+static bool rec_name(const struct nfs4_client *cl, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (cl->namelen == 0 || 2 * (size_t)cl->namelen >= size)
+		return false;
+	for (u_int i = 0; i < cl->namelen; i++) {
+		buf[2 * i] = hex[cl->name[i] >> 4];
+		buf[2 * i + 1] = hex[cl->name[i] & 15];
+	}
+	buf[2 * cl->namelen] = '\0';
+	return true;
+}
+
+static struct nfs4_rec **rec_find(const char *name)
+{
+	struct nfs4_rec **pp;
+
+	for (pp = &recs; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			return pp;
+	return NULL;
+}
+
+/* cl got state: record it, unless its record of the last run stands. */
+static void rec_put(struct nfs4_client *cl, const struct rpc_req *req)
+{
+	char name[UN_PEER_STR_MAX + 1], addr[NI_MAXHOST] = "unknown";
+	struct nfs4_rec **rp;
+	int rc;
+
+	if (rec_cat == NULL || cl->recorded ||
+	    !rec_name(cl, name, sizeof(name)))
+		return;
+	cl->recorded = true; /* also on failure: not retried per request */
+	rp = rec_find(name);
+	if (rp) {
+		(*rp)->back = true;
+		return;
+	}
+	if (req)
+		(void)getnameinfo((const struct sockaddr *)&req->peer,
+				  req->peer_len, addr, sizeof(addr), NULL, 0,
+				  NI_NUMERICHOST);
+	rc = un_catalog_peer_put(rec_cat, REC_KIND, name, addr);
+	if (rc < 0)
+		log_warn("nfs4: cannot record client %llx in the catalog: %s",
+			 (unsigned long long)cl->clientid, strerror(-rc));
+}
+
+/* cl's state is gone for good: so is its record (and any reclaim). */
+static void rec_del(struct nfs4_client *cl)
+{
+	char name[UN_PEER_STR_MAX + 1];
+	struct nfs4_rec **rp, *r;
+	int rc;
+
+	if (!cl->recorded || !rec_name(cl, name, sizeof(name)))
+		return;
+	cl->recorded = false;
+	rp = rec_find(name);
+	if (rp) {
+		r = *rp;
+		*rp = r->next;
+		free(r);
+	}
+	rc = un_catalog_peer_del(rec_cat, REC_KIND, name);
+	if (rc < 0 && rc != -ENOENT)
+		log_warn("nfs4: cannot remove client %llx from the catalog: "
+			 "%s", (unsigned long long)cl->clientid, strerror(-rc));
+}
+
+/* The grace ran out: the clients that did not come back are forgotten. */
+static void grace_sweep(time_t now)
+{
+	struct nfs4_rec *r;
+	unsigned gone = 0;
+	int rc;
+
+	if (grace_end == 0 || now < grace_end)
+		return;
+	grace_end = 0;
+	while ((r = recs) != NULL) {
+		recs = r->next;
+		if (!r->back) {
+			rc = un_catalog_peer_del(rec_cat, REC_KIND, r->name);
+			if (rc < 0 && rc != -ENOENT)
+				log_warn("nfs4: cannot remove a client record: "
+					 "%s", strerror(-rc));
+			gone++;
+		}
+		free(r);
+	}
+	log_notice("nfs4: grace period over; %u client(s) did not reclaim",
+		   gone);
+}
+
+static int rec_load_one(void *arg, const char *name, const char *addr)
+{
+	size_t len = strlen(name) + 1;
+	struct nfs4_rec *r = calloc(1, sizeof(*r) + len);
+
+	(void)arg;
+	(void)addr;
+	if (r == NULL)
+		return -ENOMEM;
+	memcpy(r->name, name, len);
+	r->next = recs;
+	recs = r;
+	return 0;
+}
+
+void nfs4_state_start(struct un_catalog *cat, unsigned grace)
+{
+	unsigned n = 0;
+	int rc;
+
+	pthread_mutex_lock(&st_lock);
+	rec_cat = cat;
+	rc = un_catalog_peer_list(cat, REC_KIND, rec_load_one, NULL);
+	for (struct nfs4_rec *r = recs; r; r = r->next)
+		n++;
+	if (n > 0) {
+		grace_end = now_sec() + (time_t)grace;
+		nlm_grace_begin(grace);
+	}
+	pthread_mutex_unlock(&st_lock);
+	if (rc < 0)
+		log_warn("nfs4: cannot read the client records: %s",
+			 strerror(-rc));
+	if (n > 0)
+		log_notice("nfs4: %u client(s) held state before the restart: "
+			   "%u s of grace for reclaims", n, grace);
+}
+
+/* May cl reclaim now?  Callers hold st_lock. */
+static int reclaim_status(const struct nfs4_client *cl)
+{
+	char name[UN_PEER_STR_MAX + 1];
+
+	if (!in_grace() || (cl && cl->reclaim_done))
+		return NFS4ERR_NO_GRACE;
+	if (cl == NULL || !rec_name(cl, name, sizeof(name)) ||
+	    rec_find(name) == NULL)
+		return NFS4ERR_RECLAIM_BAD;
+	return NFS4_OK;
+}
+
+int nfs4_grace_check(uint64_t clientid, bool reclaim)
+{
+	int st;
+
+	pthread_mutex_lock(&st_lock);
+	if (reclaim)
+		st = reclaim_status(client_by_id(clientid));
+	else
+		st = in_grace() ? NFS4ERR_GRACE : NFS4_OK;
+	pthread_mutex_unlock(&st_lock);
+	return st;
+}
+
 /*
  * Locks are released from the lock table after st_lock is dropped: the
  * table grants waiters from inside, and they may be anybody's.
@@ -288,6 +482,7 @@ static void client_destroy(struct nfs4_client *cl, struct release_list *rl)
 {
 	release_add(rl, cl->clientid);
 	client_drop_state(cl);
+	rec_del(cl);
 	client_unlink(cl);
 }
 
@@ -305,6 +500,7 @@ static void sweep(struct release_list *rl)
 	time_t now = now_sec();
 	struct nfs4_client *cl, *next;
 
+	grace_sweep(now);
 	for (cl = clients; cl && rl->n < RELEASE_MAX; cl = next) {
 		next = cl->next;
 		if (now <= cl->expires)
@@ -319,6 +515,7 @@ static void sweep(struct release_list *rl)
 			(unsigned long long)cl->clientid);
 		release_add(rl, cl->clientid);
 		client_drop_state(cl);
+		rec_del(cl);
 		cl->expired = true;
 	}
 }
@@ -971,7 +1168,10 @@ int nfs4_stateid_io(uint32_t minor, const struct stateid4 *sid,
 	int st;
 
 	pthread_mutex_lock(&st_lock);
-	if (is_special(sid)) {
+	if (is_special(sid) && in_grace()) {
+		/* it could break a share reservation not reclaimed yet */
+		st = NFS4ERR_GRACE;
+	} else if (is_special(sid)) {
 		/* all ones is READ bypass: never for WRITE (RFC 7530 9.1.4.3).
 		 * TODO: 4.1's current stateid (seqid 1, other zeros). */
 		if (!memcmp(sid->other, ones12, 12) && want == SHARE_WRITE)
@@ -1072,6 +1272,7 @@ int nfs4_open_state(struct cstate *cs, const struct nfs4_file *obj,
 	if (st == NFS4_OK) {
 		sid->seqid = mine->seqid;
 		memcpy(sid->other, mine->other, 12);
+		rec_put(ow->cl, cs->req);
 	}
 	pthread_mutex_unlock(&st_lock);
 	return st;
@@ -1399,6 +1600,28 @@ int nfs4_release_lockowner(uint64_t clientid, const void *owner, u_int len)
 				stid_free(s);
 		}
 		owner_free(lo);
+	}
+	pthread_mutex_unlock(&st_lock);
+	return st;
+}
+
+/* ---- 4.1 RECLAIM_COMPLETE ---- */
+
+int nfs4_reclaim_complete(struct cstate *cs)
+{
+	struct nfs4_client *cl = NULL;
+	int st = NFS4_OK;
+
+	pthread_mutex_lock(&st_lock);
+	if (cs->session == NULL)
+		st = NFS4ERR_OP_NOT_IN_SESSION;
+	else
+		st = client_get(cs->session->clientid, &cl);
+	if (st == NFS4_OK && cl->reclaim_done) {
+		st = NFS4ERR_COMPLETE_ALREADY;
+	} else if (st == NFS4_OK) {
+		cl->reclaim_done = true;
+		rec_put(cl, cs->req);
 	}
 	pthread_mutex_unlock(&st_lock);
 	return st;

@@ -11,10 +11,14 @@
  * v4 waiters get them) and its sessions; its ids then answer EXPIRED
  * (stateids) or STALE_CLIENTID until it registers again.
  *
- * TODO (issue 3, next step): client records in the catalog and a grace
- * period after a restart in which known clients reclaim (CLAIM_PREVIOUS,
- * LOCK reclaim); until then a restart answers STALE_CLIENTID/
- * STALE_STATEID and clients start over.
+ * A client that gets state (its first OPEN, or 4.1 RECLAIM_COMPLETE) is
+ * recorded in the catalog until it is destroyed or expires.  A restart
+ * answers STALE_CLIENTID/STALE_STATEID; if clients were recorded, the
+ * server is then in grace (RFC 7530 9.6, RFC 8881 8.4): those clients
+ * reclaim their opens (CLAIM_PREVIOUS) and locks (LOCK reclaim), other
+ * OPENs and LOCKs get GRACE, and at its end the records of the clients
+ * that did not come back go.  The grace is one with NLM's (knfsd's way):
+ * either protocol's reclaims hold back the other's new locks.
  */
 #ifndef UNIONNFSD_NFS4STATE_H
 #define UNIONNFSD_NFS4STATE_H
@@ -52,6 +56,21 @@ enum {
  * starts the thread that does the same while no request comes.
  */
 void nfs4_state_tick(uint64_t boot_time, unsigned lease);
+
+/*
+ * At start, before the first request: load the client records of cat;
+ * if there are any, the grace period of grace seconds begins.
+ */
+void nfs4_state_start(struct un_catalog *cat, unsigned grace);
+/*
+ * OPEN and LOCK during grace: a reclaim (CLAIM_PREVIOUS, LOCK reclaim)
+ * needs a recorded client that has not sent RECLAIM_COMPLETE (else
+ * NO_GRACE, or RECLAIM_BAD for a client not recorded); anything else
+ * waits for the end of the grace (GRACE).
+ */
+int nfs4_grace_check(uint64_t clientid, bool reclaim);
+/* 4.1 RECLAIM_COMPLETE for the client of the COMPOUND's session. */
+int nfs4_reclaim_complete(struct cstate *cs);
 
 /* ---- clients ---- */
 /* 4.0 SETCLIENTID / SETCLIENTID_CONFIRM (RFC 7530 16.33, 16.34). */

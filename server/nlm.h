@@ -51,6 +51,9 @@ bool nlm_peer_loopback(const struct sockaddr_storage *peer);
 
 /* ---- grace after a restart (nlmproc.c) ---- */
 bool nlm_in_grace(void);
+/* NFSv4's clients from before the restart start the same grace, for
+ * seconds from now (one grace for both, as knfsd). */
+void nlm_grace_begin(unsigned seconds);
 
 /* ---- the monitor list (nsmproc.c) ---- */
 

@@ -6,7 +6,9 @@
  * share reservations between two clients, OPENMODE, the 4.0 seqid rules
  * with the replay of a retransmitted OPEN, OLD_STATEID after a
  * downgrade, copy-up at OPEN for write, and a lease expiry that frees a
- * lock (on a second daemon with a two-second lease).
+ * lock (on a second daemon with a two-second lease), and the grace
+ * period after a restart in which a 4.1 client reclaims its open and its
+ * lock (on a third daemon, restarted with "--grace 5").
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -38,7 +40,7 @@ enum {
 	OP_SETCLIENTID = 35,
 	OP_SETCLIENTID_CONFIRM = 36, OP_WRITE = 38, OP_EXCHANGE_ID = 42,
 	OP_CREATE_SESSION = 43, OP_FREE_STATEID = 45, OP_SEQUENCE = 53,
-	OP_TEST_STATEID = 55,
+	OP_TEST_STATEID = 55, OP_RECLAIM_COMPLETE = 58,
 	OP_ILLEGAL = 10044,
 };
 enum {
@@ -51,7 +53,9 @@ enum {
 	NFS4ERR_BAD_SEQID = 10026, NFS4ERR_LOCKS_HELD = 10037,
 	NFS4ERR_OPENMODE = 10038,
 	NFS4ERR_OP_ILLEGAL = 10044, NFS4ERR_SEQ_MISORDERED = 10063,
-	NFS4ERR_OP_NOT_IN_SESSION = 10071,
+	NFS4ERR_OP_NOT_IN_SESSION = 10071, NFS4ERR_GRACE = 10013,
+	NFS4ERR_NO_GRACE = 10033, NFS4ERR_RECLAIM_BAD = 10034,
+	NFS4ERR_COMPLETE_ALREADY = 10054,
 };
 enum { ACCESS_READ = 1, ACCESS_WRITE = 2, ACCESS_BOTH = 3 };
 enum { DENY_NONE = 0, DENY_READ = 1, DENY_WRITE = 2 };
@@ -909,8 +913,9 @@ static uint32_t renew40(uint64_t clientid)
 	return comp_call(&c, &r) ? r.status : 0xdeadbeef;
 }
 
-/* EXCHANGE_ID + CREATE_SESSION for the 4.1 client called name. */
-static bool session41(const char *name, uint8_t sid[16])
+/* EXCHANGE_ID + CREATE_SESSION for the 4.1 client called name; its
+ * client id in *clientid if not NULL. */
+static bool session41(const char *name, uint8_t sid[16], uint64_t *clientid_out)
 {
 	struct comp c;
 	struct res r;
@@ -928,6 +933,8 @@ static bool session41(const char *name, uint8_t sid[16])
 		return false;
 	clientid = get64(&r);
 	seq = get32(&r);
+	if (clientid_out)
+		*clientid_out = clientid;
 	comp_begin(&c, "", 1);
 	comp_op(&c, OP_CREATE_SESSION);
 	put64(&c.x, clientid);
@@ -1047,7 +1054,8 @@ static void test_lease_expiry(void)
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		/* a 4.1 client made first, silent too: it expires first */
-		CHECK(session41("lease-client-C", sess), "4.1 session made");
+		CHECK(session41("lease-client-C", sess, NULL),
+		      "4.1 session made");
 		CHECK_EQ(sequence_status(sess, 1), NFS4_OK,
 			 "its first SEQUENCE is OK");
 		oa.clientid = client40("lease-client-A");
@@ -1094,6 +1102,265 @@ static void test_lease_expiry(void)
 	tdaemon_cleanup(&ld);
 }
 
+/* ---- grace and reclaim after a restart (4.1) --------------------------- */
+
+struct sess41 {
+	uint8_t id[16];
+	uint64_t clientid;
+	uint32_t seq; /* the last seqid slot 0 used */
+};
+
+static bool sess41_new(const char *name, struct sess41 *s)
+{
+	s->seq = 0;
+	return session41(name, s->id, &s->clientid);
+}
+
+static void seq41(struct comp *c, struct sess41 *s)
+{
+	comp_begin(c, "", 1);
+	comp_op(c, OP_SEQUENCE);
+	if (!xdr_opaque(&c->x, (char *)s->id, 16))
+		abort();
+	put32(&c->x, ++s->seq);
+	put32(&c->x, 0);
+	put32(&c->x, 0);
+	put32(&c->x, 0);
+}
+
+/* OPEN grace.txt for read and write: CLAIM_NULL by name, or CLAIM_PREVIOUS
+ * of *fh (reclaim).  Returns OPEN's status; on success *sid and *fh. */
+static uint32_t open41(struct sess41 *s, const char *owner, bool reclaim,
+		       struct sid *sid, struct fh *fh)
+{
+	struct comp c;
+	struct res r;
+	uint32_t st, n;
+
+	seq41(&c, s);
+	if (reclaim) {
+		putfh(&c, fh);
+	} else {
+		comp_op(&c, OP_PUTROOTFH);
+		comp_op(&c, OP_LOOKUP);
+		putbytes(&c.x, "export", 6);
+	}
+	comp_op(&c, OP_OPEN);
+	put32(&c.x, 0);
+	put32(&c.x, ACCESS_BOTH);
+	put32(&c.x, DENY_NONE);
+	put64(&c.x, s->clientid);
+	putbytes(&c.x, owner, (u_int)strlen(owner));
+	put32(&c.x, 0); /* OPEN4_NOCREATE */
+	put32(&c.x, reclaim ? 1 : 0);
+	if (reclaim)
+		put32(&c.x, 0); /* OPEN_DELEGATE_NONE */
+	else
+		putbytes(&c.x, "grace.txt", 9);
+	comp_op(&c, OP_GETFH);
+	if (!call41(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, reclaim ? OP_PUTFH : OP_PUTROOTFH);
+	if (!reclaim)
+		next_result(&r, OP_LOOKUP);
+	st = next_result(&r, OP_OPEN);
+	if (st != NFS4_OK)
+		return st;
+	get_sid(&r, sid);
+	get32(&r), get64(&r), get64(&r), get32(&r);
+	for (n = get32(&r); n > 0 && n < 8; n--)
+		get32(&r);
+	get32(&r);
+	if (next_result(&r, OP_GETFH) != NFS4_OK)
+		return 0xdeadbeef;
+	fh->len = getbytes(&r, fh->data, sizeof(fh->data));
+	return st;
+}
+
+/* A write lock on all of fh by a new lock owner of the open sid. */
+static uint32_t lock41(struct sess41 *s, const struct fh *fh,
+		       const struct sid *open_sid, bool reclaim,
+		       const char *owner)
+{
+	struct comp c;
+	struct res r;
+
+	seq41(&c, s);
+	putfh(&c, fh);
+	comp_op(&c, OP_LOCK);
+	put32(&c.x, 2); /* WRITE_LT */
+	put32(&c.x, reclaim);
+	put64(&c.x, 0);
+	put64(&c.x, UINT64_MAX);
+	put32(&c.x, 1);
+	put32(&c.x, 0);
+	put_sid(&c.x, open_sid);
+	put32(&c.x, 0);
+	put64(&c.x, s->clientid);
+	putbytes(&c.x, owner, (u_int)strlen(owner));
+	if (!call41(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_LOCK);
+}
+
+static uint32_t reclaim_complete41(struct sess41 *s)
+{
+	struct comp c;
+	struct res r;
+
+	seq41(&c, s);
+	comp_op(&c, OP_RECLAIM_COMPLETE);
+	put32(&c.x, 0); /* rca_one_fs: false */
+	if (!call41(&c, &r))
+		return 0xdeadbeef;
+	return next_result(&r, OP_RECLAIM_COMPLETE);
+}
+
+/* 4.0 OPEN CLAIM_PREVIOUS of fh by a new open owner (seqid 1). */
+static uint32_t reclaim40(uint64_t clientid, const char *owner,
+			  const struct fh *fh)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "reclaim", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_OPEN);
+	put32(&c.x, 1);
+	put32(&c.x, ACCESS_READ);
+	put32(&c.x, DENY_NONE);
+	put64(&c.x, clientid);
+	putbytes(&c.x, owner, (u_int)strlen(owner));
+	put32(&c.x, 0); /* OPEN4_NOCREATE */
+	put32(&c.x, 1); /* CLAIM_PREVIOUS */
+	put32(&c.x, 0); /* OPEN_DELEGATE_NONE */
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_OPEN);
+}
+
+static bool connect_port(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { 10, 0 };
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return true;
+}
+
+/* After the restart: A reclaims, B waits for the grace to end. */
+static void grace_reclaims(struct tdaemon *g, const struct fh *old_fh)
+{
+	struct sess41 a, b;
+	struct sid sa, sb, sl;
+	struct fh fa = *old_fh, fb;
+	uint32_t st = 0;
+	long deadline;
+
+	CHECK(sess41_new("grace-client-B", &b), "B: a 4.1 session");
+	CHECK_EQ(open41(&b, "ownB", false, &sb, &fb), NFS4ERR_GRACE,
+		 "in grace: B's CLAIM_NULL OPEN gets GRACE");
+	CHECK(sess41_new("grace-client-A", &a), "A: a new session");
+	CHECK_EQ(open41(&a, "ownA", true, &sa, &fa), NFS4_OK,
+		 "A reclaims its open (CLAIM_PREVIOUS)");
+	CHECK_EQ(lock41(&a, &fa, &sa, true, "lockA"), NFS4_OK,
+		 "A reclaims its lock");
+	CHECK_EQ(lock41(&a, &fa, &sa, false, "lockA2"), NFS4ERR_GRACE,
+		 "in grace: A's new (non-reclaim) LOCK gets GRACE");
+	fb = *old_fh;
+	CHECK_EQ(open41(&b, "ownB", true, &sb, &fb), NFS4ERR_RECLAIM_BAD,
+		 "B, not recorded, cannot reclaim: RECLAIM_BAD");
+	CHECK_EQ(reclaim40(client40("grace-client-C"), "ownC", old_fh), NFS4_OK,
+		 "4.0: C (same id string, new SETCLIENTID) reclaims its open");
+	CHECK_EQ(reclaim40(client40("grace-client-D"), "ownD", old_fh),
+		 NFS4ERR_RECLAIM_BAD, "4.0: D, not recorded: RECLAIM_BAD");
+	CHECK_EQ(io40(&fa, &(struct sid){ 0 }, true), NFS4ERR_GRACE,
+		 "in grace: WRITE with the anonymous stateid gets GRACE");
+	CHECK_EQ(reclaim_complete41(&a), NFS4_OK, "A: RECLAIM_COMPLETE");
+	CHECK_EQ(reclaim_complete41(&a), NFS4ERR_COMPLETE_ALREADY,
+		 "a second RECLAIM_COMPLETE: COMPLETE_ALREADY");
+	CHECK_EQ(lock41(&a, &fa, &sa, true, "lockA3"), NFS4ERR_NO_GRACE,
+		 "a reclaim after RECLAIM_COMPLETE: NO_GRACE");
+	deadline = now_ms() + 30000;
+	while (now_ms() < deadline) {
+		st = open41(&b, "ownB", false, &sb, &fb);
+		if (st != NFS4ERR_GRACE)
+			break;
+		usleep(100000);
+	}
+	CHECK_EQ(st, NFS4_OK, "after the grace, B's OPEN works");
+	CHECK_EQ(lock41(&b, &fb, &sb, false, "lockB"), NFS4ERR_DENIED,
+		 "B's LOCK: DENIED by A's reclaimed lock");
+	sl = sb;
+	CHECK_EQ(open41(&b, "ownB", true, &sl, &fb), NFS4ERR_NO_GRACE,
+		 "a reclaim after the grace: NO_GRACE");
+	CHECK_EQ(reclaim40(client40("grace-client-C"), "ownC2", old_fh),
+		 NFS4ERR_NO_GRACE, "4.0: a reclaim after the grace: NO_GRACE");
+	(void)g;
+}
+
+static void test_grace(void)
+{
+	struct tdaemon g;
+	struct open_req oc = { 0, "ownC", 1, ACCESS_READ, DENY_NONE, false,
+			       "grace.txt" };
+	struct open_req oe = { 0, "ownE", 1, ACCESS_READ, DENY_NONE, false,
+			       "grace.txt" };
+	struct sess41 a;
+	struct sid sa, sc;
+	struct fh fa, fc;
+	struct res r;
+	int main_fd = fd;
+
+	if (tdaemon_init(&g, "nfs4grace") < 0)
+		return;
+	g.grace = "5";
+	if (tfile_write(g.lower, "grace.txt", "grace") < 0 ||
+	    tdaemon_start(&g) < 0 || !connect_port(g.port)) {
+		CHECK(0, "the grace daemon starts");
+		goto out;
+	}
+	CHECK(sess41_new("grace-client-A", &a), "A: a 4.1 session");
+	CHECK_EQ(open41(&a, "ownA", false, &sa, &fa), NFS4_OK,
+		 "no records, no grace: A opens grace.txt");
+	CHECK_EQ(lock41(&a, &fa, &sa, false, "lockA"), NFS4_OK,
+		 "A locks all of it");
+	oc.clientid = client40("grace-client-C");
+	CHECK_EQ(open40(&oc, &sc, &fc, &r), NFS4_OK, "4.0: C opens it too");
+	oe.clientid = client40("grace-client-E");
+	CHECK_EQ(open40(&oe, &sc, &fc, &r), NFS4_OK, "4.0: E opens it too");
+	close(fd);
+	CHECK_EQ(tdaemon_stop(&g), 0, "the grace daemon stops cleanly");
+	if (tdaemon_start(&g) < 0 || !connect_port(g.port)) {
+		CHECK(0, "the grace daemon restarts");
+		goto out;
+	}
+	grace_reclaims(&g, &fa);
+	close(fd);
+	CHECK_EQ(tdaemon_stop(&g), 0, "the restarted daemon stops cleanly");
+	/* E did not come back in that grace: its record went, C's stayed */
+	if (tdaemon_start(&g) < 0 || !connect_port(g.port)) {
+		CHECK(0, "the grace daemon restarts again");
+		goto out;
+	}
+	CHECK_EQ(reclaim40(client40("grace-client-C"), "ownC3", &fa), NFS4_OK,
+		 "after a second restart, C reclaims again");
+	CHECK_EQ(reclaim40(client40("grace-client-E"), "ownE", &fa),
+		 NFS4ERR_RECLAIM_BAD, "E, who did not reclaim, was forgotten");
+	close(fd);
+	CHECK_EQ(tdaemon_stop(&g), 0, "the daemon stops in grace cleanly");
+out:
+	fd = main_fd;
+	tdaemon_cleanup(&g);
+}
+
 int main(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -1132,6 +1399,7 @@ int main(void)
 	test_copy_up_at_open(a);
 	test_state41();
 	test_lease_expiry();
+	test_grace();
 	close(fd);
 	CHECK_EQ(tdaemon_stop(&d), 0, "daemon exits cleanly");
 	tdaemon_cleanup(&d);
