@@ -273,6 +273,24 @@ int un_commit(struct un_export *ex, const struct un_cred *cr,
 	      const struct un_handle *fh, struct un_wcc *wcc);
 
 /*
+ * Where the next data (hole false) or hole (hole true) at or after off
+ * starts, in *result; *eof when that is the end of the file.  -ENXIO when
+ * off is at or past the end (lseek SEEK_DATA/SEEK_HOLE).
+ */
+int un_seek(struct un_export *ex, const struct un_cred *cr,
+	    const struct un_handle *fh, uint64_t off, bool hole,
+	    uint64_t *result, bool *eof);
+
+/*
+ * Reserve blocks for [off, off+len) (the size grows to cover it), or with
+ * punch free them, leaving zeros and the size as it was.  Checked and
+ * copied up like a write.  -EOPNOTSUPP if the upper fs cannot.
+ */
+int un_allocate(struct un_export *ex, const struct un_cred *cr,
+		const struct un_handle *fh, uint64_t off, uint64_t len,
+		bool punch);
+
+/*
  * Create a regular file.  With UN_CREATE_EXCLUSIVE, verf identifies the
  * request: a retry with the same verifier finds the file it made and
  * succeeds; another verifier gets -EEXIST.

@@ -579,6 +579,68 @@ static int op_commit(struct cstate *cs)
 	return NFS4_OK;
 }
 
+/* ---- 4.2 sparse files (RFC 7862 section 15) ------------------------ */
+
+enum { NFS4_CONTENT_DATA = 0, NFS4_CONTENT_HOLE = 1 };
+
+/* ALLOCATE and DEALLOCATE: the same arguments, checked like a WRITE. */
+static int allocate(struct cstate *cs, bool punch)
+{
+	struct stateid4 sid;
+	uint64_t off, len;
+	int st;
+
+	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d64(cs->a, &len))
+		return NFS4ERR_BADXDR;
+	st = nfs4_use(cs, &cs->cur, true);
+	if (st == NFS4_OK && cs->cur.pseudo)
+		st = NFS4ERR_ISDIR;
+	if (st == NFS4_OK)
+		st = io_stateid(cs, &sid, SHARE_WRITE);
+	if (st != NFS4_OK)
+		return st;
+	return nfs4_status(un_allocate(cs->cur.ex->ux, &cs->cred, &cs->cur.fh,
+				       off, len, punch));
+}
+
+static int op_allocate(struct cstate *cs)
+{
+	return allocate(cs, false);
+}
+
+static int op_deallocate(struct cstate *cs)
+{
+	return allocate(cs, true);
+}
+
+static int op_seek(struct cstate *cs)
+{
+	struct stateid4 sid;
+	uint64_t off, res;
+	uint32_t what;
+	bool eof;
+	int st;
+
+	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d32(cs->a, &what))
+		return NFS4ERR_BADXDR;
+	if (what != NFS4_CONTENT_DATA && what != NFS4_CONTENT_HOLE)
+		return NFS4ERR_UNION_NOTSUPP;
+	st = nfs4_use(cs, &cs->cur, false);
+	if (st == NFS4_OK && cs->cur.pseudo)
+		st = NFS4ERR_ISDIR;
+	if (st == NFS4_OK)
+		st = io_stateid(cs, &sid, SHARE_READ);
+	if (st == NFS4_OK)
+		st = nfs4_status(un_seek(cs->cur.ex->ux, &cs->cred,
+					 &cs->cur.fh, off,
+					 what == NFS4_CONTENT_HOLE, &res,
+					 &eof));
+	if (st != NFS4_OK)
+		return st;
+	ENC(e32(cs->r, eof) && e64(cs->r, res));
+	return NFS4_OK;
+}
+
 static int op_setattr(struct cstate *cs)
 {
 	struct stateid4 sid;
@@ -1860,6 +1922,9 @@ static const nfs4_op nfs4_ops[OP_LAST_42 + 1] = {
 	[OP_TEST_STATEID] = op_test_stateid,
 	[OP_DESTROY_CLIENTID] = op_destroy_clientid,
 	[OP_RECLAIM_COMPLETE] = op_reclaim_complete,
+	[OP_ALLOCATE] = op_allocate,
+	[OP_DEALLOCATE] = op_deallocate,
+	[OP_SEEK] = op_seek,
 };
 
 static const uint32_t nfs4_last_op[NFS4_MINOR_MAX + 1] = {

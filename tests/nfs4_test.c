@@ -8,7 +8,8 @@
  * downgrade, copy-up at OPEN for write, and a lease expiry that frees a
  * lock (on a second daemon with a two-second lease), and the grace
  * period after a restart in which a 4.1 client reclaims its open and its
- * lock (on a third daemon, restarted with "--grace 5").
+ * lock (on a third daemon, restarted with "--grace 5"), and 4.2's SEEK,
+ * ALLOCATE (copying a lower file up) and DEALLOCATE on sparse files.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -866,6 +867,196 @@ static void test_state41(void)
 		 "TEST_STATEID of the closed open: BAD_STATEID");
 }
 
+/* ---- 4.2 sparse files: SEEK, ALLOCATE, DEALLOCATE ----------------------- */
+
+enum { OP_ALLOCATE = 59, OP_DEALLOCATE = 62, OP_SEEK = 69 };
+enum { NFS4_CONTENT_DATA = 0, NFS4_CONTENT_HOLE = 1 };
+enum { NFS4ERR_NXIO = 6 };
+
+#define MIB (1024 * 1024)
+
+static const struct sid anon_sid; /* all zeros: no open needed */
+
+/* SEQUENCE PUTROOTFH LOOKUP(export) LOOKUP(name), in minor version minor. */
+static void comp_file(struct comp *c, uint32_t minor, const char *name)
+{
+	comp_sequence(c);
+	c->nops[-1] = htonl(minor); /* the word before the op count */
+	comp_op(c, OP_PUTROOTFH);
+	comp_op(c, OP_LOOKUP);
+	putbytes(&c->x, "export", 6);
+	comp_op(c, OP_LOOKUP);
+	putbytes(&c->x, name, (u_int)strlen(name));
+}
+
+/* Call; the opnum and status of the op after the LOOKUPs. */
+static uint32_t file_op_call(struct comp *c, struct res *r, uint32_t *op)
+{
+	if (!call41(c, r) || next_result(r, OP_PUTROOTFH) != NFS4_OK ||
+	    next_result(r, OP_LOOKUP) != NFS4_OK ||
+	    next_result(r, OP_LOOKUP) != NFS4_OK)
+		return 0xdeadbeef;
+	*op = get32(r);
+	return get32(r);
+}
+
+/* SEEK in minor version minor; *op gets the opnum the reply names. */
+static uint32_t seek_in(uint32_t minor, const char *name, uint64_t off,
+			uint32_t what, bool *eof, uint64_t *where,
+			uint32_t *op)
+{
+	struct comp c;
+	struct res r;
+	uint32_t st;
+
+	comp_file(&c, minor, name);
+	comp_op(&c, OP_SEEK);
+	put_sid(&c.x, &anon_sid);
+	put64(&c.x, off);
+	put32(&c.x, what);
+	st = file_op_call(&c, &r, op);
+	if (st == NFS4_OK) {
+		*eof = get32(&r) != 0;
+		*where = get64(&r);
+	}
+	return st;
+}
+
+static uint32_t seek42(const char *name, uint64_t off, uint32_t what,
+		       bool *eof, uint64_t *where)
+{
+	uint32_t op, st = seek_in(2, name, off, what, eof, where, &op);
+
+	return op == OP_SEEK ? st : 0xdeadbeef;
+}
+
+/* ALLOCATE (punch false) or DEALLOCATE of [off, off+len) of name. */
+static uint32_t allocate42(const char *name, uint64_t off, uint64_t len,
+			   bool punch)
+{
+	uint32_t want = punch ? OP_DEALLOCATE : OP_ALLOCATE, op, st;
+	struct comp c;
+	struct res r;
+
+	comp_file(&c, 2, name);
+	comp_op(&c, want);
+	put_sid(&c.x, &anon_sid);
+	put64(&c.x, off);
+	put64(&c.x, len);
+	st = file_op_call(&c, &r, &op);
+	return op == want ? st : 0xdeadbeef;
+}
+
+/* What lseek says on the host file: the server must agree exactly. */
+static off_t host_seek(const char *path, off_t off, int whence)
+{
+	int f = open(path, O_RDONLY);
+	off_t pos = f < 0 ? -2 : lseek(f, off, whence);
+
+	if (f >= 0)
+		close(f);
+	return pos;
+}
+
+/* 4 KiB of data at 0 and at 1 MiB with a hole between, in the upper. */
+static int make_sparse(const char *upper, const char *name)
+{
+	char path[400], block[4096];
+	int f, rc = 0;
+
+	memset(block, 'd', sizeof(block));
+	snprintf(path, sizeof(path), "%s/%s", upper, name);
+	f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (f < 0)
+		return -1;
+	if (pwrite(f, block, sizeof(block), 0) != sizeof(block) ||
+	    pwrite(f, block, sizeof(block), MIB) != sizeof(block))
+		rc = -1;
+	if (close(f) < 0)
+		rc = -1;
+	return rc;
+}
+
+static void test_seek(void)
+{
+	char path[400];
+	uint64_t where = 0;
+	uint32_t op;
+	bool eof = true;
+
+	snprintf(path, sizeof(path), "%s/sparse.bin", d.upper);
+	CHECK_EQ(seek42("sparse.bin", 8192, NFS4_CONTENT_DATA, &eof, &where),
+		 NFS4_OK, "SEEK DATA from 8192");
+	CHECK_EQ(where, (uint64_t)host_seek(path, 8192, SEEK_DATA),
+		 "SEEK DATA from 8192: where the host's lseek says");
+	CHECK_EQ(where, MIB, "SEEK DATA from 8192: the block at 1 MiB");
+	CHECK(!eof, "SEEK DATA from 8192: not eof");
+	CHECK_EQ(seek42("sparse.bin", 0, NFS4_CONTENT_HOLE, &eof, &where),
+		 NFS4_OK, "SEEK HOLE from 0");
+	CHECK_EQ(where, (uint64_t)host_seek(path, 0, SEEK_HOLE),
+		 "SEEK HOLE from 0: where the host's lseek says");
+	CHECK_EQ(where, 4096, "SEEK HOLE from 0: after the first block");
+	CHECK_EQ(seek42("sparse.bin", MIB, NFS4_CONTENT_HOLE, &eof, &where),
+		 NFS4_OK, "SEEK HOLE from 1 MiB");
+	CHECK(eof && where == MIB + 4096,
+	      "SEEK HOLE from 1 MiB: the end of file, with eof");
+	CHECK_EQ(seek42("sparse.bin", 2 * MIB, NFS4_CONTENT_DATA, &eof,
+			&where),
+		 NFS4ERR_NXIO, "SEEK past the end: NXIO");
+	CHECK_EQ(seek42("sparse.bin", 0, 7, &eof, &where), 10090,
+		 "SEEK of an unknown content type: UNION_NOTSUPP");
+	CHECK_EQ(seek_in(1, "sparse.bin", 0, NFS4_CONTENT_DATA, &eof, &where,
+			 &op),
+		 NFS4ERR_OP_ILLEGAL, "SEEK in 4.1: OP_ILLEGAL");
+	CHECK_EQ(op, OP_ILLEGAL, "SEEK in 4.1: the result is OP_ILLEGAL's");
+}
+
+static bool all_zero(const char *path, off_t off, size_t len)
+{
+	char buf[4096];
+	int f = open(path, O_RDONLY);
+	ssize_t n = f < 0 ? -1 : pread(f, buf, len, off);
+
+	if (f >= 0)
+		close(f);
+	if (n != (ssize_t)len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+static void test_allocate(void)
+{
+	char upath[400], lpath[400];
+	struct stat lower_before, st;
+
+	snprintf(upath, sizeof(upath), "%s/sparse.bin", d.upper);
+	CHECK_EQ(allocate42("sparse.bin", 0, 4096, true), NFS4_OK,
+		 "DEALLOCATE [0, 4096)");
+	CHECK(all_zero(upath, 0, 4096), "DEALLOCATE: zeros there on disk");
+	CHECK(stat(upath, &st) == 0 && st.st_size == MIB + 4096,
+	      "DEALLOCATE: the size is unchanged");
+	CHECK(!all_zero(upath, MIB, 4096), "DEALLOCATE: the rest stays");
+
+	snprintf(lpath, sizeof(lpath), "%s/alloc.bin", d.lower);
+	snprintf(upath, sizeof(upath), "%s/alloc.bin", d.upper);
+	CHECK(stat(lpath, &lower_before) == 0 && stat(upath, &st) < 0,
+	      "alloc.bin is only in the lower layer");
+	CHECK_EQ(allocate42("alloc.bin", 0, MIB, false), NFS4_OK,
+		 "ALLOCATE 1 MiB of a lower file");
+	CHECK(stat(upath, &st) == 0, "ALLOCATE copied alloc.bin up");
+	CHECK(st.st_size == MIB && st.st_blocks > lower_before.st_blocks &&
+		      st.st_blocks * 512 >= MIB,
+	      "ALLOCATE: the upper copy has the blocks and the size");
+	CHECK(stat(lpath, &st) == 0 && st.st_size == lower_before.st_size &&
+		      st.st_blocks == lower_before.st_blocks,
+	      "ALLOCATE left the lower file as it was");
+	CHECK_EQ(allocate42("alloc.bin", 0, 0, false), 22 /* INVAL */,
+		 "ALLOCATE of nothing: INVAL");
+}
+
 /* ---- lease expiry, on a daemon with a short lease ---------------------- */
 
 static long now_ms(void)
@@ -1371,6 +1562,8 @@ int main(void)
 	if (tdaemon_init(&d, "nfs4") < 0 ||
 	    tfile_write(d.lower, "share.txt", "share") < 0 ||
 	    tfile_write(d.lower, "cu.txt", "lower") < 0 ||
+	    tfile_write(d.lower, "alloc.bin", "lower") < 0 ||
+	    make_sparse(d.upper, "sparse.bin") < 0 ||
 	    tdaemon_start(&d) < 0) {
 		printf("Bail out! daemon did not start\n");
 		tdaemon_cleanup(&d);
@@ -1398,6 +1591,8 @@ int main(void)
 	test_seqid(a);
 	test_copy_up_at_open(a);
 	test_state41();
+	test_seek();
+	test_allocate();
 	test_lease_expiry();
 	test_grace();
 	close(fd);

@@ -730,3 +730,57 @@ int un_commit(struct un_export *ex, const struct un_cred *cr,
 	(void)cr;
 	return rc;
 }
+
+int un_seek(struct un_export *ex, const struct un_cred *cr,
+	    const struct un_handle *fh, uint64_t off, bool hole,
+	    uint64_t *result, bool *eof)
+{
+	struct fdc_ent *e;
+	struct stat st;
+	off_t pos;
+	int rc = data_get(ex, fh, &e);
+
+	if (rc < 0)
+		return rc;
+	if (off > INT64_MAX)
+		rc = -ENXIO;
+	else if (fstat(e->fd, &st) < 0)
+		rc = -errno;
+	else
+		rc = may_io(cr, e->fd, &st, R_OK);
+	/* Only the result is used, never the descriptor's offset: the
+	 * cached fd is shared, but every other user goes by pread/pwrite. */
+	if (rc == 0 && (pos = lseek(e->fd, (off_t)off,
+				    hole ? SEEK_HOLE : SEEK_DATA)) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		*result = (uint64_t)pos;
+		*eof = pos >= st.st_size;
+	}
+	fdc_put(ex, e);
+	return rc;
+}
+
+int un_allocate(struct un_export *ex, const struct un_cred *cr,
+		const struct un_handle *fh, uint64_t off, uint64_t len,
+		bool punch)
+{
+	int mode = punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
+	struct fdc_ent *e;
+	struct stat st;
+	int rc;
+
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EFBIG;
+	rc = data_get_writable(ex, cr, fh, false, &e);
+	if (rc < 0)
+		return rc;
+	if (fstat(e->fd, &st) < 0)
+		rc = -errno;
+	else
+		rc = may_io(cr, e->fd, &st, W_OK);
+	if (rc == 0 && fallocate(e->fd, mode, (off_t)off, (off_t)len) < 0)
+		rc = -errno;
+	fdc_put(ex, e);
+	return rc;
+}
