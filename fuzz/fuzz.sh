@@ -13,7 +13,7 @@ set -u
 srcdir=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 mode=${FUZZ_MODE:-regress}
 seconds=${FUZZ_SECONDS:-60}
-names=${FUZZ_ONLY:-"rpc nfs3 mount nlm nfs4 config"}
+names=${FUZZ_ONLY:-"rpc nfs3 mount nlm nfs4 config record"}
 status=0
 
 for n in $names; do

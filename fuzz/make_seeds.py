@@ -254,6 +254,36 @@ export "/images" {
 }
 
 
+
+# fuzz_record: 2 bytes max record size - 1, a count k of cut bytes, k cut
+# bytes (chunk length; top bit: written in place), then the byte stream.
+def frag(data, last):
+    return u32(len(data) | (0x80000000 if last else 0)) + data
+
+
+def record_input(max_record, cuts, stream):
+    return struct.pack(">HB", max_record - 1, len(cuts)) + bytes(cuts) + stream
+
+
+RECORD = {
+    "single": record_input(1024, [], frag(b"hello world!", True)),
+    "multi_fragment": record_input(
+        1024, [3, 0x85, 1, 0x90],
+        frag(b"abc", False) + frag(b"defgh", False) + frag(b"ij", True)
+        + frag(b"second", True)),
+    "zero_length_fragment": record_input(
+        1024, [2, 7],
+        frag(b"", False) + frag(b"xyz", False) + frag(b"", True)
+        + frag(b"next", True)),
+    "empty_record": record_input(1024, [], frag(b"ok", True) + frag(b"", True)),
+    "oversize": record_input(
+        64, [5], frag(b"a" * 40, False) + frag(b"b" * 40, True)),
+    "oversize_header": record_input(1024, [1], u32(0xffffffff) + b"xx"),
+    "truncated": record_input(
+        1024, [0x88], frag(b"complete", True) + u32(0x80000100) + b"partial"),
+}
+
+
 def write(harness, name, data):
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus",
                      harness)
@@ -275,6 +305,8 @@ def main():
         write("rpc", name, rec)
     for name, text in CONFIG.items():
         write("config", name, text.encode())
+    for name, data in RECORD.items():
+        write("record", name, data)
     return 0
 
 

@@ -5,8 +5,8 @@
  * The loop thread only frames records and queues them (answering NULL
  * itself); workers execute them and send the reply straight to the
  * socket, or, behind other output, add it to the connection's output by
- * reference.  Each record is assembled into one malloc'd buffer with a
- * single copy out of the socket's input buffer; the body of a large
+ * reference.  Each record is assembled by the framer (record.c) into one
+ * malloc'd buffer with a single copy out of the socket's input buffer; the body of a large
  * fragment (a WRITE's data) skips that buffer and is read from the socket
  * straight into the record (see read_direct()).  Each reply leaves in one
  * buffer that is never copied again.
@@ -34,6 +34,7 @@
 #include <event2/thread.h>
 
 #include "log.h"
+#include "record.h"
 #include "server.h"
 #include "stats.h"
 
@@ -47,7 +48,6 @@
 #define UDP_MAX_INFLIGHT 256
 #define UDP_MAX_DGRAM 65536
 #define UDP_BATCH 32
-#define LAST_FRAG 0x80000000u
 #define FLUSH_SECONDS 2
 /* Fragment bytes still to come above which they bypass the bufferevent. */
 #define DIRECT_MIN (64 << 10)
@@ -61,11 +61,7 @@ struct conn {
 	socklen_t peer_len;
 	char name[INET6_ADDRSTRLEN + 8];
 
-	/* Record assembly; loop thread only. */
-	uint8_t *rec;
-	size_t reclen, reccap;
-	uint32_t frag_left;
-	bool in_frag, last_frag;
+	struct record rec; /* record assembly; loop thread only */
 	struct event *direct_ev; /* the socket, while read_direct() owns it */
 
 	/* Under the bufferevent lock. */
@@ -108,7 +104,7 @@ static void conn_put(struct conn *c)
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	bufferevent_free(c->bev);
-	free(c->rec);
+	record_free(&c->rec);
 	free(c);
 }
 
@@ -232,7 +228,7 @@ static void conn_queue_reply(struct conn *c, struct rpc_buf *out, size_t n)
 
 static void conn_reply(struct conn *c, struct rpc_buf *out, size_t len)
 {
-	uint32_t mark = htonl(LAST_FRAG | (uint32_t)len);
+	uint32_t mark = htonl(RECORD_LAST_FRAG | (uint32_t)len);
 
 	bufferevent_lock(c->bev);
 	if (len && !c->closed) {
@@ -288,16 +284,15 @@ static void conn_submit(struct conn *c)
 	if (!req) {
 		log_ratelimited(LOG_ERR, "%s: out of memory; request dropped",
 				c->name);
-		free(c->rec);
-		goto out;
+		record_free(&c->rec);
+		return;
 	}
 	req->conn = c;
 	req->peer = c->peer;
 	req->peer_len = c->peer_len;
 	req->tcp = true;
 	req->portmap = c->portmap;
-	req->rec = c->rec;
-	req->reclen = c->reclen;
+	req->rec = record_take(&c->rec, &req->reclen);
 	req->t_recv = stats_clock();
 	conn_get(c);
 	if (++c->inflight >= CONN_MAX_INFLIGHT)
@@ -306,9 +301,6 @@ static void conn_submit(struct conn *c)
 		tcp_work(req); /* conn_read() holds a reference on c */
 	else
 		workers_submit(c->t->srv->workers, tcp_work, req);
-out:
-	c->rec = NULL;
-	c->reclen = c->reccap = 0;
 }
 
 /* ---- TCP record marking ----------------------------------------------- */
@@ -320,52 +312,6 @@ out:
 				(c)->name, (why));                             \
 		conn_close(c);                                                 \
 	} while (0)
-
-/* Room for a fragment of len bytes; false if the record would be too big. */
-static bool rec_reserve(struct conn *c, uint32_t len)
-{
-	size_t need = c->reclen + len, cap;
-	uint8_t *n;
-
-	if (need > c->t->max_record)
-		return false;
-	if (need <= c->reccap)
-		return true;
-	/* A lone last fragment (the usual case) gets exactly its size;
-	 * a record in several fragments grows geometrically. */
-	cap = need;
-	if (!(c->last_frag && c->reclen == 0) && 2 * c->reccap > need)
-		cap = 2 * c->reccap < c->t->max_record ? 2 * c->reccap
-						       : c->t->max_record;
-	n = realloc(c->rec, cap ? cap : 1);
-	if (!n)
-		return false;
-	c->rec = n;
-	c->reccap = cap;
-	return true;
-}
-
-static bool read_frag_header(struct conn *c, struct evbuffer *in)
-{
-	uint32_t hdr, len;
-	char why[80];
-
-	if (evbuffer_remove(in, &hdr, 4) != 4)
-		return false;
-	hdr = ntohl(hdr);
-	len = hdr & ~LAST_FRAG;
-	c->last_frag = (hdr & LAST_FRAG) != 0;
-	if (!rec_reserve(c, len)) {
-		snprintf(why, sizeof(why),
-			 "record of more than %u bytes (fragment of %u)",
-			 c->t->max_record, len);
-		conn_fail(c, why);
-		return false;
-	}
-	c->frag_left = len;
-	c->in_frag = true;
-	return true;
-}
 
 static void read_records(struct conn *c, struct evbuffer *in);
 
@@ -380,16 +326,21 @@ static void read_records(struct conn *c, struct evbuffer *in);
  */
 enum direct_result { DIRECT_DONE, DIRECT_WAIT, DIRECT_FAILED };
 
-static enum direct_result read_direct(struct conn *c)
+static enum direct_result read_direct(struct conn *c, enum record_status *st)
 {
 	int fd = bufferevent_getfd(c->bev);
+	uint32_t left;
+	uint8_t *dest;
 	ssize_t n;
 
-	while (c->frag_left > 0) {
-		n = read(fd, c->rec + c->reclen, c->frag_left);
+	*st = RECORD_MORE;
+	for (;;) {
+		dest = record_frag_dest(&c->rec, &left);
+		if (left == 0)
+			break;
+		n = read(fd, dest, left);
 		if (n > 0) {
-			c->reclen += (size_t)n;
-			c->frag_left -= (uint32_t)n;
+			*st = record_filled(&c->rec, (size_t)n);
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -429,10 +380,10 @@ static void direct_end(struct conn *c)
 	bufferevent_unlock(c->bev);
 }
 
-/* True once the fragment is complete. */
-static bool frag_fill_direct(struct conn *c)
+/* True once the fragment is complete; *st then says if the record is. */
+static bool frag_fill_direct(struct conn *c, enum record_status *st)
 {
-	switch (read_direct(c)) {
+	switch (read_direct(c, st)) {
 	case DIRECT_DONE:
 		if (c->direct)
 			direct_end(c);
@@ -473,40 +424,56 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	conn_put(c);
 }
 
+/*
+ * Feeds the framer from the input buffer, chunk by chunk in place (the
+ * framer's copy into the record is the only one), up to the end of the
+ * next record.
+ */
+static enum record_status feed_input(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[8];
+	enum record_status st = RECORD_MORE;
+	size_t used, total;
+	int i, nv;
+
+	while (st == RECORD_MORE && evbuffer_get_length(in) > 0) {
+		nv = evbuffer_peek(in, -1, NULL, v, 8);
+		if (nv > 8)
+			nv = 8;
+		total = 0;
+		for (i = 0; i < nv && st == RECORD_MORE; i++) {
+			st = record_feed(&c->rec, v[i].iov_base, v[i].iov_len,
+					 &used);
+			total += used;
+		}
+		if (total == 0 || evbuffer_drain(in, total) < 0)
+			break;
+	}
+	return st;
+}
+
 static void read_records(struct conn *c, struct evbuffer *in)
 {
-	size_t n;
+	enum record_status st;
+	uint32_t left;
 
 	/* Once direct, the fragment is finished whatever the pressure. */
 	while (!c->closed && (!c->paused || c->direct) &&
 	       !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED)) {
-		if (!c->in_frag) {
-			if (evbuffer_get_length(in) < 4)
+		st = feed_input(c, in);
+		if (st == RECORD_MORE) {
+			/* The input buffer is empty: the rest of a large
+			 * fragment is better read in place. */
+			(void)record_frag_dest(&c->rec, &left);
+			if (!(c->direct || left >= DIRECT_MIN))
 				return;
-			if (!read_frag_header(c, in))
+			if (!frag_fill_direct(c, &st))
 				return;
+			if (st == RECORD_MORE)
+				continue;
 		}
-		n = evbuffer_get_length(in);
-		if (n > c->frag_left)
-			n = c->frag_left;
-		if (n > 0) {
-			if (evbuffer_remove(in, c->rec + c->reclen, n) != (int)n) {
-				conn_fail(c, "read error");
-				return;
-			}
-			c->reclen += n;
-			c->frag_left -= (uint32_t)n;
-		}
-		if ((c->direct || c->frag_left >= DIRECT_MIN) &&
-		    !frag_fill_direct(c))
-			return;
-		if (c->frag_left > 0)
-			return; /* the rest has not arrived yet */
-		c->in_frag = false;
-		if (!c->last_frag)
-			continue;
-		if (c->reclen == 0) {
-			conn_fail(c, "empty record");
+		if (st == RECORD_BAD) {
+			conn_fail(c, record_error(&c->rec));
 			return;
 		}
 		conn_submit(c);
@@ -521,7 +488,7 @@ static void conn_write(struct bufferevent *bev, void *arg)
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	bool mid_record = c->in_frag || c->reclen > 0;
+	bool mid_record = record_mid(&c->rec);
 
 	if (what & BEV_EVENT_TIMEOUT) {
 		/* Not idle while it waits for our replies. */
@@ -571,6 +538,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->t = t;
 	c->refs = 1;
 	c->portmap = l == t->pmap_listener;
+	record_init(&c->rec, t->max_record);
 	memcpy(&c->peer, sa, (size_t)salen);
 	c->peer_len = (socklen_t)salen;
 	log_addr(sa, c->name, sizeof(c->name));
