@@ -534,32 +534,6 @@ static nlm4_stats nlm_do_lock(struct rpc_req *req, nlm4_lockargs *a,
 	return nlm_stat_of(r);
 }
 
-static enum rpc_status nlm_lock_common(struct rpc_req *req, bool may_block)
-{
-	nlm4_lockargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_lockargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_lock(req, &a, may_block);
-		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_lockargs, (char *)&a);
-	return st;
-}
-
-static enum rpc_status nlmproc4_lock(struct rpc_req *req)
-{
-	return nlm_lock_common(req, true);
-}
-
-/* Non-monitored: the client runs no statd (DOS, some embedded). */
-static enum rpc_status nlmproc4_nm_lock(struct rpc_req *req)
-{
-	return nlm_lock_common(req, false);
-}
-
 /* ---- CANCEL and UNLOCK ------------------------------------------------ */
 
 static nlm4_stats nlm_do_cancel(struct rpc_req *req, nlm4_cancargs *a)
@@ -590,53 +564,6 @@ static nlm4_stats nlm_do_unlock(struct rpc_req *req, nlm4_unlockargs *a)
 	return NLM4_GRANTED;
 }
 
-static enum rpc_status nlmproc4_cancel(struct rpc_req *req)
-{
-	nlm4_cancargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_cancargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_cancel(req, &a);
-		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_cancargs, (char *)&a);
-	return st;
-}
-
-static enum rpc_status nlmproc4_unlock(struct rpc_req *req)
-{
-	nlm4_unlockargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_unlockargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_unlock(req, &a);
-		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_unlockargs, (char *)&a);
-	return st;
-}
-
-/* ---- GRANTED: a server-to-client call; we hold no client locks -------- */
-
-static enum rpc_status nlmproc4_granted(struct rpc_req *req)
-{
-	nlm4_testargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_testargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = NLM4_DENIED; /* we never asked */
-		st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_testargs, (char *)&a);
-	return st;
-}
-
 /* ---- the _MSG forms: no reply; the result goes back as _RES ----------- */
 
 static enum rpc_status nlmproc4_test_msg(struct rpc_req *req)
@@ -656,55 +583,125 @@ static enum rpc_status nlmproc4_test_msg(struct rpc_req *req)
 	return st;
 }
 
-static enum rpc_status nlmproc4_lock_msg(struct rpc_req *req)
+/* ---- the calls answered with an nlm4_res -------------------------------
+ * LOCK, NM_LOCK, CANCEL, UNLOCK and GRANTED reply with an nlm4_res; their
+ * _MSG twins send the same result back as a _RES call instead.  One
+ * routine decodes, runs and answers them all; each op gives its result
+ * and the call's cookie.
+ */
+union nlm_args {
+	nlm4_testargs test;
+	nlm4_lockargs lock;
+	nlm4_cancargs cancel;
+	nlm4_unlockargs unlock;
+};
+
+typedef nlm4_stats nlm_res_op(struct rpc_req *req, union nlm_args *a,
+			      nlm4_netobj *cookie);
+
+/* res_proc 0: reply; otherwise the _RES procedure to call the client. */
+static enum rpc_status nlm_res_call(struct rpc_req *req, xdrproc_t decode,
+				    nlm_res_op *op, uint32_t res_proc)
 {
-	nlm4_lockargs a = { 0 };
+	union nlm_args a;
 	nlm4_res res = { 0 };
 	enum rpc_status st = RPC_GARBAGE;
 
-	if (xdr_nlm4_lockargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_lock(req, &a, true);
-		nlm_callback(&req->peer, req->peer_len, NLMPROC4_LOCK_RES,
-			     (xdrproc_t)xdr_nlm4_res, &res);
-		st = RPC_DROP;
+	memset(&a, 0, sizeof(a));
+	if (decode(&req->args, &a)) {
+		res.stat.stat = op(req, &a, &res.cookie);
+		if (res_proc == 0) {
+			st = xdr_nlm4_res(&req->res, &res) ? RPC_DONE
+							   : RPC_SYSTEM_ERR;
+		} else {
+			nlm_callback(&req->peer, req->peer_len, res_proc,
+				     (xdrproc_t)xdr_nlm4_res, &res);
+			st = RPC_DROP;
+		}
 	}
-	xdr_free((xdrproc_t)xdr_nlm4_lockargs, (char *)&a);
+	xdr_free(decode, (char *)&a);
 	return st;
+}
+
+static nlm4_stats op_lock(struct rpc_req *req, union nlm_args *a,
+			  nlm4_netobj *cookie)
+{
+	*cookie = a->lock.cookie;
+	return nlm_do_lock(req, &a->lock, true);
+}
+
+/* Non-monitored: the client runs no statd (DOS, some embedded). */
+static nlm4_stats op_nm_lock(struct rpc_req *req, union nlm_args *a,
+			     nlm4_netobj *cookie)
+{
+	*cookie = a->lock.cookie;
+	return nlm_do_lock(req, &a->lock, false);
+}
+
+static nlm4_stats op_cancel(struct rpc_req *req, union nlm_args *a,
+			    nlm4_netobj *cookie)
+{
+	*cookie = a->cancel.cookie;
+	return nlm_do_cancel(req, &a->cancel);
+}
+
+static nlm4_stats op_unlock(struct rpc_req *req, union nlm_args *a,
+			    nlm4_netobj *cookie)
+{
+	*cookie = a->unlock.cookie;
+	return nlm_do_unlock(req, &a->unlock);
+}
+
+/* GRANTED is a server-to-client call; we hold no client locks. */
+static nlm4_stats op_granted(struct rpc_req *req, union nlm_args *a,
+			     nlm4_netobj *cookie)
+{
+	(void)req;
+	*cookie = a->test.cookie;
+	return NLM4_DENIED; /* we never asked */
+}
+
+static enum rpc_status nlmproc4_lock(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_lockargs, op_lock, 0);
+}
+
+static enum rpc_status nlmproc4_nm_lock(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_lockargs, op_nm_lock, 0);
+}
+
+static enum rpc_status nlmproc4_cancel(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_cancargs, op_cancel, 0);
+}
+
+static enum rpc_status nlmproc4_unlock(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_unlockargs, op_unlock, 0);
+}
+
+static enum rpc_status nlmproc4_granted(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_testargs, op_granted, 0);
+}
+
+static enum rpc_status nlmproc4_lock_msg(struct rpc_req *req)
+{
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_lockargs, op_lock,
+			    NLMPROC4_LOCK_RES);
 }
 
 static enum rpc_status nlmproc4_cancel_msg(struct rpc_req *req)
 {
-	nlm4_cancargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_cancargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_cancel(req, &a);
-		nlm_callback(&req->peer, req->peer_len, NLMPROC4_CANCEL_RES,
-			     (xdrproc_t)xdr_nlm4_res, &res);
-		st = RPC_DROP;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_cancargs, (char *)&a);
-	return st;
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_cancargs, op_cancel,
+			    NLMPROC4_CANCEL_RES);
 }
 
 static enum rpc_status nlmproc4_unlock_msg(struct rpc_req *req)
 {
-	nlm4_unlockargs a = { 0 };
-	nlm4_res res = { 0 };
-	enum rpc_status st = RPC_GARBAGE;
-
-	if (xdr_nlm4_unlockargs(&req->args, &a)) {
-		res.cookie = a.cookie;
-		res.stat.stat = nlm_do_unlock(req, &a);
-		nlm_callback(&req->peer, req->peer_len, NLMPROC4_UNLOCK_RES,
-			     (xdrproc_t)xdr_nlm4_res, &res);
-		st = RPC_DROP;
-	}
-	xdr_free((xdrproc_t)xdr_nlm4_unlockargs, (char *)&a);
-	return st;
+	return nlm_res_call(req, (xdrproc_t)xdr_nlm4_unlockargs, op_unlock,
+			    NLMPROC4_UNLOCK_RES);
 }
 
 /* GRANTED_MSG and the _RES calls answer calls we make; GRANTED_RES is the
