@@ -746,6 +746,10 @@ struct fake {
 	int granted;	/* NLM GRANTED calls received */
 	nlm4_testargs grant; /* the last one; its netobjs point below */
 	char grant_cookie[64], grant_caller[64];
+	int results;	/* NLM _RES calls received (answers to _MSG) */
+	uint32_t result_proc;
+	int result_stat;
+	char result_cookie[64];
 	int notified;	/* SM_NOTIFY calls received */
 	char notify_name[SM_MAXSTRLEN + 1];
 	int notify_state;
@@ -796,12 +800,36 @@ static void fake_pmap(struct svc_req *rq, SVCXPRT *xp)
 	svc_sendreply(xp, (xdrproc_t)xdr_u_long, (char *)&port);
 }
 
+/* An answer to one of our _MSG calls: a call itself, never replied to. */
+static void fake_result(struct fake *f, struct svc_req *rq, SVCXPRT *xp)
+{
+	nlm4_res r = { 0 };
+	u_int n;
+
+	if (!svc_getargs(xp, (xdrproc_t)xdr_nlm4_res, (char *)&r))
+		return;
+	n = r.cookie.nlm4_netobj_len;
+	if (n >= sizeof(f->result_cookie))
+		n = sizeof(f->result_cookie) - 1;
+	memcpy(f->result_cookie, r.cookie.nlm4_netobj_val, n);
+	f->result_cookie[n] = '\0';
+	f->result_proc = (uint32_t)rq->rq_proc;
+	f->result_stat = r.stat.stat;
+	f->results++;
+	svc_freeargs(xp, (xdrproc_t)xdr_nlm4_res, (char *)&r);
+}
+
 static void fake_granted(struct fake *f, struct svc_req *rq, SVCXPRT *xp)
 {
 	nlm4_testargs a = { 0 };
 	nlm4_res res = { 0 };
 	u_int n;
 
+	if (rq->rq_proc == NLMPROC4_LOCK_RES ||
+	    rq->rq_proc == NLMPROC4_UNLOCK_RES) {
+		fake_result(f, rq, xp);
+		return;
+	}
 	if (rq->rq_proc != NLMPROC4_GRANTED) {
 		svcerr_noproc(xp);
 		return;
@@ -1094,6 +1122,49 @@ static void test_notify(CLIENT *cx, CLIENT *cy, const struct fh *f)
 }
 
 /* An UNLOCK grants the waiting request; its client is called back. */
+/* Send a _MSG call: it has no reply, so do not wait for one. */
+static void send_msg(CLIENT *c, uint32_t proc, xdrproc_t fn, void *args)
+{
+	struct timeval none = { 0, 0 };
+
+	(void)clnt_call(c, proc, fn, args, (xdrproc_t)xdr_nothing, NULL,
+			none);
+}
+
+/* LOCK_MSG and UNLOCK_MSG: the results come back as _RES calls. */
+static void test_msg_forms(CLIENT *cx, const struct fh *f)
+{
+	struct fake *h = &fakes[F_X];
+	int results = h->results;
+	nlm4_lockargs l = { .exclusive = TRUE };
+	nlm4_unlockargs u = { 0 };
+	char lc[] = "msg-lock", uc[] = "msg-unlock";
+
+	l.cookie.nlm4_netobj_len = sizeof(lc) - 1;
+	l.cookie.nlm4_netobj_val = lc;
+	l.alock = mklock(&X, f, 200, 10);
+	send_msg(cx, NLMPROC4_LOCK_MSG, (xdrproc_t)xdr_nlm4_lockargs, &l);
+	CHECK(serve_until(&h->results, results + 1, 30),
+	      "LOCK_MSG: X's lock manager gets LOCK_RES");
+	CHECK_EQ(h->result_proc, NLMPROC4_LOCK_RES, "LOCK_RES");
+	CHECK_EQ(h->result_stat, NLM4_GRANTED, "LOCK_RES: granted");
+	CHECK_STR(h->result_cookie, lc, "LOCK_RES: the call's cookie");
+	CHECK_EQ(test(&B, f, true, 205, 1, NULL), NLM4_DENIED,
+		 "the lock taken by LOCK_MSG holds");
+
+	u.cookie.nlm4_netobj_len = sizeof(uc) - 1;
+	u.cookie.nlm4_netobj_val = uc;
+	u.alock = mklock(&X, f, 200, 10);
+	send_msg(cx, NLMPROC4_UNLOCK_MSG, (xdrproc_t)xdr_nlm4_unlockargs, &u);
+	CHECK(serve_until(&h->results, results + 2, 30),
+	      "UNLOCK_MSG: X's lock manager gets UNLOCK_RES");
+	CHECK_EQ(h->result_proc, NLMPROC4_UNLOCK_RES, "UNLOCK_RES");
+	CHECK_EQ(h->result_stat, NLM4_GRANTED, "UNLOCK_RES: granted");
+	CHECK_STR(h->result_cookie, uc, "UNLOCK_RES: the call's cookie");
+	CHECK_EQ(test(&B, f, true, 205, 1, NULL), NLM4_GRANTED,
+		 "UNLOCK_MSG released it");
+}
+
 static void test_granted_callback(CLIENT *cx, CLIENT *cy, const struct fh *f)
 {
 	int granted = fakes[F_Y].granted;
@@ -1245,6 +1316,7 @@ int main(void)
 		if (cx && cy) {
 			test_notify(cx, cy, &f);
 			test_granted_callback(cx, cy, &f);
+			test_msg_forms(cx, &f);
 		} else {
 			CHECK(0, "clients from 10.1.1.1 and 10.1.1.2");
 		}
