@@ -23,7 +23,7 @@ fi
 "$top/scripts/deps.sh"
 (cd "$top" && autoreconf -fi >/dev/null 2>&1)
 mkdir -p "$build"
-(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -s -j"$(nproc)" unionnfsd)
+(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -s -j"$(nproc)" unionnfsd unionnfsctl)
 
 mkdir -p "$dir/lower/docs" "$dir/upper" "$dir/work"
 if [ ! -f "$dir/lower/hello.txt" ]; then
@@ -36,6 +36,7 @@ cat >"$dir/unionnfsd.conf" <<CONF
 listen 127.0.0.1:$port
 catalog "$dir/catalog.db"
 pidfile "$dir/unionnfsd.pid"
+control "$dir/control"
 export "/export" {
 	lower "$dir/lower"
 	upper "$dir/upper"
@@ -49,5 +50,6 @@ demo: unionnfsd serves $dir/lower (read-only) + $dir/upper as /export on 127.0.0
   mount:  mount -t nfs -o vers=3,proto=tcp,port=$port,mountport=$port,mountproto=tcp,nolock 127.0.0.1:/export /mnt
   libnfs: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=$port&mountport=$port"
           nfs-cat "nfs://127.0.0.1/export/hello.txt?version=3&nfsport=$port&mountport=$port"
+  watch:  $build/unionnfsctl -s $dir/control stats
   stop:   $0 stop
 MSG
