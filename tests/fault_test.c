@@ -2,7 +2,8 @@
  * fault_test.c - the daemon under faults (issue 6): forged handles in
  * bulk (rate-limited log), a damaged catalog (refused at start, rebuilt
  * from the layers), the upper layer's and the catalog's file systems
- * running full, and lower layers that become unreadable or vanish.
+ * running full (the catalog's also under concurrent CREATEs that share a
+ * failing commit), and lower layers that become unreadable or vanish.
  *
  * File systems that run full are small tmpfs mounts.  The test first
  * moves into a private mount namespace, so every mount it makes goes
@@ -178,6 +179,23 @@ static void fill_fs(const char *dir, const char *name)
 		return;
 	while (write(fd, buf, sizeof(buf)) > 0)
 		;
+	close(fd);
+}
+
+/* Write a file of len bytes in dir (less if the fs runs full). */
+static void fill_part(const char *dir, const char *name, size_t len)
+{
+	char path[512], buf[4096];
+	size_t done = 0;
+	int fd;
+
+	memset(buf, 'r', sizeof(buf));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return;
+	while (done < len && write(fd, buf, sizeof(buf)) > 0)
+		done += sizeof(buf);
 	close(fd);
 }
 
@@ -499,6 +517,214 @@ out:
 	tdaemon_cleanup(&d);
 }
 
+/* ---- 4b. the catalog runs full under concurrent CREATEs ----------------
+ * Concurrent requests share one catalog transaction, committed by whoever
+ * needs durability first.  When that COMMIT fails, every request whose row
+ * was in it must answer an error: a CREATE answered OK whose row was lost
+ * would leave the client a handle that stops working (STALE, or another
+ * object's oid).  So: CREATEs in flight together until the catalog is
+ * full, then room again, and every handle a CREATE answered OK with must
+ * work, and its name must lead to that very handle, before and after a
+ * restart.
+ */
+
+#define PIPE_N 24
+#define PIPE_ROUNDS 200
+#define PIPE_RESERVES 24
+#define PIPE_RESERVE_SIZE 16384
+
+struct pcreate {
+	char name[32];
+	int done, status;
+	struct fh fh;
+};
+
+static void pcreate_done(struct rpc_context *rpc, int status, void *data,
+			 void *priv)
+{
+	struct pcreate *c = priv;
+	CREATE3res *r = data;
+
+	(void)rpc;
+	c->done = 1;
+	c->status = -1;
+	if (status != RPC_STATUS_SUCCESS || !r)
+		return;
+	c->status = r->status;
+	if (r->status == NFS3_OK &&
+	    r->CREATE3res_u.resok.obj.handle_follows)
+		keep_fh(&c->fh, &r->CREATE3res_u.resok.obj.post_op_fh3_u.handle);
+	else if (r->status == NFS3_OK)
+		c->status = -2; /* OK without a handle: not what we send */
+}
+
+/* Send n CREATEs at once on rnfs and wait for every answer. */
+static int pcreate_batch(struct pcreate *c, int n)
+{
+	long deadline = now_ms() + 60000;
+	int i, left = n;
+
+	for (i = 0; i < n; i++) {
+		CREATE3args a;
+
+		memset(&a, 0, sizeof(a));
+		a.where.dir = wire(&root);
+		a.where.name = c[i].name;
+		a.how.mode = GUARDED;
+		a.how.createhow3_u.obj_attributes.mode.set_it = 1;
+		a.how.createhow3_u.obj_attributes.mode.set_mode3_u.mode = 0644;
+		if (rpc_nfs3_create_async(rnfs, pcreate_done, &a, &c[i]) != 0)
+			return -1;
+	}
+	while (left > 0 && now_ms() < deadline) {
+		struct pollfd pfd = { rpc_get_fd(rnfs), rpc_which_events(rnfs),
+				      0 };
+
+		if (poll(&pfd, 1, 1000) < 0 ||
+		    rpc_service(rnfs, pfd.revents) < 0)
+			return -1;
+		for (left = 0, i = 0; i < n; i++)
+			left += !c[i].done;
+	}
+	return left == 0 ? 0 : -1;
+}
+
+/* Every CREATE answered OK: its handle works and its name leads to it. */
+static int pcreate_violations(const struct pcreate *c, int n, int *nok)
+{
+	int i, bad = 0;
+
+	*nok = 0;
+	for (i = 0; i < n; i++) {
+		if (c[i].status != NFS3_OK)
+			continue;
+		(*nok)++;
+		r_getattr(&c[i].fh);
+		if (R.status != NFS3_OK) {
+			printf("# %s: GETATTR of its handle: %d\n", c[i].name,
+			       R.status);
+			bad++;
+			continue;
+		}
+		r_lookup(&root, c[i].name);
+		if (R.status != NFS3_OK || !fh_eq(&R.fh, &c[i].fh)) {
+			printf("# %s: LOOKUP %d, same handle %d\n", c[i].name,
+			       R.status, R.status == NFS3_OK &&
+						 fh_eq(&R.fh, &c[i].fh));
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static void test_catalog_full_concurrent(void)
+{
+	static struct pcreate c[PIPE_N * PIPE_ROUNDS];
+	struct tdaemon d;
+	char cat_fs[280], out[400], filler[400];
+	int i, n = 0, round, nospc = 0, other = 0, nok, present = 0;
+
+	if (tdaemon_init(&d, "fault-catrace") < 0)
+		return;
+	snprintf(cat_fs, sizeof(cat_fs), "%s/catfs", d.dir);
+	/* room for the WAL to grow to its checkpoint size (4 MiB) once
+	 * the filler is gone */
+	if (mount_tmpfs(cat_fs, "size=8m,mode=0755") < 0) {
+		CHECK(0, "catrace: mount an 8 MiB tmpfs");
+		tdaemon_cleanup(&d);
+		return;
+	}
+	snprintf(d.catalog, sizeof(d.catalog), "%s/catalog.db", cat_fs);
+	if (tdaemon_start(&d) < 0 || raw_open(d.port) < 0) {
+		CHECK(0, "catrace: daemon and mount");
+		goto out;
+	}
+	/* Full but for small reserves, freed one per round: rounds where
+	 * some commits fit and others do not. */
+	for (i = 0; i < PIPE_RESERVES; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "reserve%d", i);
+		fill_part(cat_fs, name, PIPE_RESERVE_SIZE);
+	}
+	fill_fs(cat_fs, "filler");
+	for (round = 0; round < PIPE_ROUNDS; round++) {
+		int refused = 0;
+
+		if (round < PIPE_RESERVES) {
+			snprintf(filler, sizeof(filler), "%s/reserve%d",
+				 cat_fs, round);
+			unlink(filler);
+		}
+
+		for (i = 0; i < PIPE_N; i++)
+			snprintf(c[n + i].name, sizeof(c[n + i].name),
+				 "r%d_%d", round, i);
+		if (pcreate_batch(&c[n], PIPE_N) < 0) {
+			CHECK(0, "catrace: round %d answered", round);
+			goto out;
+		}
+		for (i = n; i < n + PIPE_N; i++) {
+			nospc += c[i].status == NFS3ERR_NOSPC;
+			refused += c[i].status == NFS3ERR_NOSPC;
+			if (c[i].status != NFS3_OK &&
+			    c[i].status != NFS3ERR_NOSPC) {
+				printf("# %s: CREATE %d\n", c[i].name,
+				       c[i].status);
+				other++;
+			}
+		}
+		printf("# round %d: %d of %d refused\n", round, refused,
+		       PIPE_N);
+		n += PIPE_N;
+		if (refused == PIPE_N && round >= PIPE_RESERVES)
+			break;
+	}
+	CHECK(nospc > 0, "catrace: %d of %d CREATEs answered NOSPC", nospc, n);
+	CHECK_EQ(other, 0, "catrace: every answer was OK or NOSPC");
+
+	snprintf(filler, sizeof(filler), "%s/filler", cat_fs);
+	unlink(filler);
+	CHECK_EQ(pcreate_violations(c, n, &nok), 0,
+		 "catrace: each of the %d CREATEs answered OK has a working "
+		 "handle its name leads to", nok);
+	/* A refused CREATE's file may exist without a row (made on disk
+	 * before the commit failed, as after a crash): its name works. */
+	for (i = 0; i < n; i++) {
+		if (c[i].status != NFS3ERR_NOSPC)
+			continue;
+		r_lookup(&root, c[i].name);
+		if (R.status == NFS3_OK) {
+			present++;
+		} else if (R.status != NFS3ERR_NOENT) {
+			printf("# %s: LOOKUP %d\n", c[i].name, R.status);
+			other++;
+		}
+	}
+	CHECK_EQ(other, 0, "catrace: a refused name is there (%d) or not, "
+		 "nothing else", present);
+
+	raw_close();
+	CHECK_EQ(tdaemon_stop(&d), 0, "catrace: clean stop");
+	if (tdaemon_start(&d) < 0 || raw_open(d.port) < 0) {
+		CHECK(0, "catrace: restart");
+		goto out;
+	}
+	CHECK_EQ(pcreate_violations(c, n, &nok), 0,
+		 "catrace: after a restart too (%d handles)", nok);
+	raw_close();
+	CHECK_EQ(tdaemon_stop(&d), 0, "catrace: clean stop after restart");
+	snprintf(out, sizeof(out), "%s/fsck.out", d.dir);
+	CHECK_EQ(run_tool(&d, "--fsck", out), 0, "catrace: --fsck runs");
+	CHECK(file_has(out, "fsck: 0 findings"),
+	      "catrace: the catalog agrees with the layers");
+out:
+	raw_close();
+	tdaemon_kill(&d);
+	umount2(cat_fs, MNT_DETACH);
+	tdaemon_cleanup(&d);
+}
+
 /* ---- 5. lower layers that become unreadable or vanish ------------------- */
 
 static void test_layers_vanish(void)
@@ -603,6 +829,7 @@ int main(void)
 	test_catalog_damage();
 	test_upper_full();
 	test_catalog_full();
+	test_catalog_full_concurrent();
 	test_layers_vanish();
 	return tap_done();
 }

@@ -252,23 +252,132 @@ static void cache_clear(struct cat_cache *c)
 		cache_drop_node(c, c->lru.lru_prev);
 }
 
+/* ---- which transactions a request depends on --------------------------
+ * A request's rows go into the shared open transaction, and its reply
+ * waits for cat_sync().  When that transaction is rolled back instead
+ * (a full disk at COMMIT, or SQLite abandoning it on a failed statement),
+ * every request that wrote to it, or read a row another request wrote to
+ * it, must fail, whichever thread's COMMIT it was: otherwise a client is
+ * given an oid that exists nowhere, and that the next new object may be
+ * given again.  Each thread remembers the transactions it touched since
+ * its last cat_sync(); the catalog remembers which of the last
+ * CAT_TXN_WINDOW transactions were lost.  (A request that fails before
+ * its cat_sync() leaves its span to the thread's next request, which
+ * then also fails if one of those transactions was lost: only while the
+ * catalog cannot commit, and an error there is never a false success.)
+ */
+static __thread struct txn_span {
+	const struct un_catalog *cat;
+	uint64_t seq[4];	/* the transactions touched, oldest first */
+	unsigned n;
+	bool wide;		/* more than 4: all from seq[0] to seq[3] */
+} my_txns;
+
+/* Under cat->lock, with a transaction open. */
+static void txn_touch(struct un_catalog *cat)
+{
+	struct txn_span *t = &my_txns;
+
+	if (t->cat != cat)
+		*t = (struct txn_span){ .cat = cat };
+	if (t->n > 0 && t->seq[t->n - 1] == cat->txn_seq)
+		return;
+	if (t->n == 4) {
+		t->wide = true;
+		t->n = 3;
+	}
+	t->seq[t->n++] = cat->txn_seq;
+}
+
+/* Every entry point locks this way: what it reads may be uncommitted. */
+static void cat_lock(struct un_catalog *cat)
+{
+	pthread_mutex_lock(&cat->lock);
+	if (cat->in_txn)
+		txn_touch(cat);
+}
+
+static bool txn_known_lost(const struct un_catalog *cat, uint64_t seq)
+{
+	uint64_t bit = seq % CAT_TXN_WINDOW;
+
+	if (cat->txn_seq - seq >= CAT_TXN_WINDOW)
+		return false; /* forgotten (see txn_outcome) */
+	return cat->txn_lost[bit / 64] & (UINT64_C(1) << (bit % 64));
+}
+
+static void txn_set_lost(struct un_catalog *cat, uint64_t seq, bool lost)
+{
+	uint64_t bit = seq % CAT_TXN_WINDOW;
+
+	if (lost)
+		cat->txn_lost[bit / 64] |= UINT64_C(1) << (bit % 64);
+	else
+		cat->txn_lost[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
+}
+
+/* The open transaction is gone: its rows are gone, cached or not. */
+static void txn_lost(struct un_catalog *cat, int rc)
+{
+	txn_set_lost(cat, cat->txn_seq, true);
+	cat->txn_lost_rc = rc;
+	cat->in_txn = false;
+	cache_clear(cat->cache);
+}
+
+/*
+ * Under cat->lock: 0 if no transaction this thread touched since its last
+ * cat_sync() was lost (so far), else why it was.  A span left by a request
+ * that failed before its cat_sync() can be old when the thread's next
+ * request asks; older than what is remembered, it is that, never a
+ * request still waiting, so it counts as committed (txn_known_lost).
+ */
+static int txn_span_lost(const struct un_catalog *cat)
+{
+	const struct txn_span *t = &my_txns;
+	uint64_t seq;
+
+	if (t->cat != cat || t->n == 0)
+		return 0;
+	if (t->wide) {
+		for (seq = t->seq[0]; seq <= t->seq[t->n - 1]; seq++)
+			if (txn_known_lost(cat, seq))
+				return cat->txn_lost_rc;
+		return 0;
+	}
+	for (unsigned i = 0; i < t->n; i++)
+		if (txn_known_lost(cat, t->seq[i]))
+			return cat->txn_lost_rc;
+	return 0;
+}
+
+/* Under cat->lock, once nothing this thread touched is still open: the
+ * request's outcome.  Starts a new span. */
+static int txn_outcome(struct un_catalog *cat)
+{
+	int rc = txn_span_lost(cat);
+
+	my_txns.n = 0;
+	my_txns.wide = false;
+	return rc;
+}
+
 /* ---- SQLite helpers ---------------------------------------------------- */
 
 static int db_err(struct un_catalog *cat, const char *what)
 {
 	int code = sqlite3_errcode(cat->db);
+	/* A full disk is the client's NOSPC, not an I/O error. */
+	int rc = code == SQLITE_FULL ? -ENOSPC : -EIO;
 
 	/* Rate limiting is the caller's business; this is rare. */
 	fprintf(stderr, "unionnfsd: catalog: %s: %s\n", what,
 		sqlite3_errmsg(cat->db));
 	/* On some errors (a full disk among them) SQLite rolls the open
-	 * transaction back by itself: its rows are gone, cached or not. */
-	if (cat->in_txn && sqlite3_get_autocommit(cat->db)) {
-		cat->in_txn = false;
-		cache_clear(cat->cache);
-	}
-	/* A full disk is the client's NOSPC, not an I/O error. */
-	return code == SQLITE_FULL ? -ENOSPC : -EIO;
+	 * transaction back by itself. */
+	if (cat->in_txn && sqlite3_get_autocommit(cat->db))
+		txn_lost(cat, rc);
+	return rc;
 }
 
 static sqlite3_stmt *stmt(struct un_catalog *cat, int which)
@@ -297,12 +406,17 @@ static int step_done(struct un_catalog *cat, sqlite3_stmt *s)
 /* Writes go into the shared open transaction (see cat_sync). */
 static int begin_write(struct un_catalog *cat)
 {
-	if (cat->in_txn)
+	if (cat->in_txn) {
+		txn_touch(cat);
 		return 0;
+	}
 	if (sqlite3_exec(cat->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return db_err(cat, "begin");
 	cat->in_txn = true;
+	cat->txn_new_names = false;
+	txn_set_lost(cat, ++cat->txn_seq, false);
+	txn_touch(cat);
 	return 0;
 }
 
@@ -443,6 +557,7 @@ static int insert_name(struct un_catalog *cat, uint32_t export,
 {
 	sqlite3_stmt *s = stmt(cat, ST_INS_NAME);
 
+	cat->txn_new_names = true;
 	sqlite3_bind_int64(s, 1, export);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)parent);
 	bind_name(s, 3, name);
@@ -481,10 +596,15 @@ static int insert_locked(struct un_catalog *cat, uint32_t export,
 
 int cat_get(struct un_catalog *cat, uint64_t oid, struct cat_obj *o)
 {
-	int rc;
+	int rc, lost;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = get_locked(cat, oid, o);
+	/* An object whose transaction was just lost under this request
+	 * (a CREATE's, say): the request fails for that reason, not with
+	 * STALE, which would tell the client its directory is gone. */
+	if (rc == -ESTALE && (lost = txn_span_lost(cat)) < 0)
+		rc = lost;
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
 }
@@ -494,7 +614,7 @@ int cat_lookup(struct un_catalog *cat, uint32_t export, uint64_t parent,
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, parent, name, oid);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
@@ -507,7 +627,7 @@ int cat_lookup_insert(struct un_catalog *cat, uint32_t export,
 	struct cat_obj o;
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, parent, name, oid);
 	if (rc == 0) {
 		rc = get_locked(cat, *oid, &o);
@@ -530,7 +650,7 @@ int cat_create(struct un_catalog *cat, uint32_t export, uint64_t parent,
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = unlink_locked(cat, export, parent, name, NULL);
 	if (rc == 0)
 		rc = insert_locked(cat, export, parent, name, type, oid);
@@ -543,7 +663,7 @@ int cat_unlink(struct un_catalog *cat, uint32_t export, uint64_t parent,
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = unlink_locked(cat, export, parent, name, oid);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
@@ -554,7 +674,7 @@ int cat_link(struct un_catalog *cat, uint32_t export, uint64_t oid,
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = unlink_locked(cat, export, parent, name, NULL);
 	if (rc == 0)
 		rc = begin_write(cat);
@@ -571,7 +691,7 @@ int cat_rename(struct un_catalog *cat, uint32_t export, uint64_t oparent,
 	sqlite3_stmt *s;
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, oparent, oname, &oid);
 	if (rc == -ENOENT) { /* never looked up: nothing to move */
 		rc = unlink_locked(cat, export, nparent, nname, NULL);
@@ -645,7 +765,7 @@ int cat_ino_hint(struct un_catalog *cat, uint32_t export, int layer,
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = ino_put_locked(cat, export, layer, st, oid);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
@@ -676,7 +796,7 @@ int cat_lookup_insert_st(struct un_catalog *cat, uint32_t export,
 
 	if (!linked)
 		return cat_lookup_insert(cat, export, parent, name, type, oid);
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, parent, name, oid);
 	if (rc == -ENOENT) {
 		rc = ino_find_locked(cat, export, layer, st, type, oid);
@@ -712,9 +832,14 @@ static int commit_locked(struct un_catalog *cat)
 		return 0;
 	if (sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_err(cat, "commit");
-		/* The rows may be gone: forget what we cached. */
+		/* Whatever SQLite kept of it, it is not durable: drop it
+		 * all, and tell everyone whose rows were in it. */
 		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
-		cache_clear(cat->cache);
+		txn_lost(cat, rc);
+	} else if (cat->txn_new_names && cat->dur) {
+		/* a handle may now depend on these rows: the next sync
+		 * round makes them durable (wal_setup) */
+		dur_files_dirty(cat->dur);
 	}
 	cat->in_txn = false;
 	return rc;
@@ -742,7 +867,7 @@ int cat_intent_begin(struct un_catalog *cat, uint32_t export,
 	int rc;
 
 	*id = 0;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, oparent, oname, &oid);
 	if (rc == -ENOENT) { /* no handle can name it: nothing to protect */
 		rc = 0;
@@ -791,7 +916,7 @@ void cat_intent_done(struct un_catalog *cat, int64_t id)
 {
 	if (id == 0)
 		return;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	/* if this fails the intent is resolved at the next start */
 	(void)intent_del_locked(cat, id);
 	pthread_mutex_unlock(&cat->lock);
@@ -849,7 +974,7 @@ static bool intent_pending(struct un_catalog *cat, uint32_t export,
 	uint64_t oid = 0;
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = lookup_locked(cat, export, it->oparent, it->oname, &oid);
 	pthread_mutex_unlock(&cat->lock);
 	return rc == 0 && oid == it->oid;
@@ -877,7 +1002,7 @@ static int intent_apply(struct un_export *ex, const struct intent *it)
 		return rc; /* cannot tell now: keep the intent */
 	}
 	if (rc == 0) {
-		pthread_mutex_lock(&ex->cat->lock);
+		cat_lock(ex->cat);
 		rc = intent_del_locked(ex->cat, it->id);
 		pthread_mutex_unlock(&ex->cat->lock);
 	}
@@ -890,7 +1015,7 @@ int cat_intents_resolve(struct un_export *ex)
 	unsigned n, i;
 	int rc;
 
-	pthread_mutex_lock(&ex->cat->lock);
+	cat_lock(ex->cat);
 	rc = intents_read(ex->cat, ex->id, v, 8, &n);
 	pthread_mutex_unlock(&ex->cat->lock);
 	for (i = 0; rc == 0 && i < n; i++)
@@ -909,7 +1034,7 @@ int cat_all_oids(struct un_catalog *cat, uint32_t export, uint64_t **out,
 	int rc = 0;
 
 	*n = 0;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	if (sqlite3_prepare_v2(cat->db, "SELECT DISTINCT oid FROM names "
 				"WHERE export = ?1 ORDER BY oid", -1, &s,
 			       NULL) != SQLITE_OK) {
@@ -957,7 +1082,7 @@ int cat_forget(struct un_catalog *cat, uint64_t oid)
 {
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	cache_drop(cat->cache, oid);
 	rc = begin_write(cat);
 	if (rc == 0)
@@ -980,7 +1105,7 @@ int cat_prune_hints(struct un_catalog *cat, uint32_t export, bool repair)
 	sqlite3_stmt *s;
 	int rc, n = 0;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	for (int i = 0; i < (repair ? 2 : 1); i++) {
 		if ((i == 1 && (rc = begin_write(cat)) < 0) ||
 		    sqlite3_prepare_v2(cat->db, sql[i], -1, &s, NULL) !=
@@ -1007,7 +1132,7 @@ void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
 {
 	struct cnode *n;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	n = cache_find_oid(cat->cache, oid);
 	if (n) {
 		n->o.layer = (int8_t)layer;
@@ -1018,12 +1143,13 @@ void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
 
 int cat_sync(struct un_catalog *cat)
 {
-	int rc = 0;
+	int rc, outcome;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	rc = commit_locked(cat);
+	outcome = txn_outcome(cat);
 	pthread_mutex_unlock(&cat->lock);
-	return rc;
+	return rc < 0 ? rc : outcome;
 }
 
 int un_catalog_flush(struct un_catalog *cat)
@@ -1065,6 +1191,7 @@ static void bind_text(sqlite3_stmt *s, int col, const char *text)
  * transaction, and finalize it. */
 static int small_write_locked(struct un_catalog *cat, sqlite3_stmt *s)
 {
+	struct txn_span saved;
 	int rc;
 
 	if (!s)
@@ -1072,6 +1199,9 @@ static int small_write_locked(struct un_catalog *cat, sqlite3_stmt *s)
 	if ((rc = commit_locked(cat)) < 0 ||
 	    (rc = set_synchronous(cat, true)) < 0)
 		goto out;
+	/* our own transaction, whose outcome we return: not the
+	 * request's business at its next cat_sync() */
+	saved = my_txns;
 	if ((rc = begin_write(cat)) == 0 && (rc = step_done(cat, s)) == 0)
 		rc = commit_locked(cat);
 	if (rc < 0 && cat->in_txn) {
@@ -1079,6 +1209,7 @@ static int small_write_locked(struct un_catalog *cat, sqlite3_stmt *s)
 		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
 		cat->in_txn = false;
 	}
+	my_txns = saved;
 	if (set_synchronous(cat, false) < 0 && rc == 0)
 		rc = -EIO;
 out:
@@ -1094,7 +1225,7 @@ int un_catalog_peer_put(struct un_catalog *cat, const char *kind,
 
 	if (!peer_str_ok(kind) || !peer_str_ok(name) || !peer_str_ok(addr))
 		return -EINVAL;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = prepare(cat, "INSERT OR REPLACE INTO peers(kind, name, addr) "
 			 "VALUES(?1, ?2, ?3)");
 	if (s) {
@@ -1115,7 +1246,7 @@ int un_catalog_peer_del(struct un_catalog *cat, const char *kind,
 
 	if (!peer_str_ok(kind) || !peer_str_ok(name))
 		return -EINVAL;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = prepare(cat, "DELETE FROM peers WHERE kind = ?1 AND name = ?2");
 	if (s) {
 		bind_text(s, 1, kind);
@@ -1134,7 +1265,7 @@ int un_catalog_peer_list(struct un_catalog *cat, const char *kind,
 
 	if (!peer_str_ok(kind))
 		return -EINVAL;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = prepare(cat, "SELECT name, addr FROM peers WHERE kind = ?1 "
 			 "ORDER BY name");
 	if (!s) {
@@ -1165,7 +1296,7 @@ int un_catalog_state_get(struct un_catalog *cat, const char *key,
 
 	if (!peer_str_ok(key))
 		return -EINVAL;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = prepare(cat, "SELECT value FROM state WHERE key = ?1");
 	if (!s) {
 		rc = -EIO;
@@ -1193,7 +1324,7 @@ int un_catalog_state_set(struct un_catalog *cat, const char *key,
 
 	if (!peer_str_ok(key))
 		return -EINVAL;
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = prepare(cat, "INSERT OR REPLACE INTO state(key, value) "
 			 "VALUES(?1, ?2)");
 	if (s) {
@@ -1211,7 +1342,7 @@ int cat_export_attach(struct un_catalog *cat, const char *name,
 	sqlite3_stmt *s;
 	int rc;
 
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	s = stmt(cat, ST_GET_EXPORT);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -1249,7 +1380,7 @@ out:
 
 void cat_set_cache_max(struct un_catalog *cat, unsigned max)
 {
-	pthread_mutex_lock(&cat->lock);
+	cat_lock(cat);
 	cat->cache->max = max ? max : 1;
 	while (cat->cache->n > cat->cache->max)
 		cache_drop_node(cat->cache, cat->cache->lru.lru_prev);
@@ -1365,6 +1496,31 @@ fail:
 	return -EIO;
 }
 
+/*
+ * Commits are not synced (synchronous=NORMAL: a kill -9 loses nothing,
+ * a power loss may), so each sync round of namespace changes also
+ * fdatasyncs the WAL: the reply to a CREATE waits for its row to be
+ * durable, as well as its file.  SQLite keeps the WAL while the
+ * connection is open, so this descriptor stays on it.
+ */
+static int wal_setup(struct un_catalog *cat, const char *path, char *err,
+		     size_t errlen)
+{
+	char wal[UN_PATH_MAX];
+	int fd;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", wal, strerror(errno));
+		return -errno;
+	}
+	return dur_add_file(cat->dur, fd);
+}
+
 /* Syncs of namespace changes cover the catalog's file system too. */
 static int dur_setup(struct un_catalog *cat, const char *path, char *err,
 		     size_t errlen)
@@ -1386,9 +1542,11 @@ static int dur_setup(struct un_catalog *cat, const char *path, char *err,
 		rc = dur_add_fs(cat->dur, fd);
 		close(fd);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	return wal_setup(cat, path, err, errlen);
 }
 
 int un_catalog_open(const char *path, struct un_catalog **out, char *err,

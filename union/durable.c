@@ -38,6 +38,7 @@
 
 #define DUR_MAX_FS 16
 #define DUR_MAX_DIRS 256
+#define DUR_MAX_FILES 4
 
 struct dur {
 	pthread_mutex_t lock;
@@ -53,6 +54,9 @@ struct dur {
 	int dirs[DUR_MAX_DIRS];
 	dev_t dir_dev[DUR_MAX_DIRS];	/* which ones, to queue each once */
 	ino_t dir_ino[DUR_MAX_DIRS];
+	unsigned nfiles;	/* files the next round fdatasyncs */
+	int files[DUR_MAX_FILES];
+	bool files_dirty;	/* ... if they were written since the last */
 };
 
 int dur_create(struct dur **out)
@@ -75,6 +79,8 @@ void dur_destroy(struct dur *d)
 		close(d->fd[i]);
 	for (unsigned i = 0; i < d->ndirs; i++)
 		close(d->dirs[i]);
+	for (unsigned i = 0; i < d->nfiles; i++)
+		close(d->files[i]);
 	pthread_cond_destroy(&d->done_cv);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
@@ -111,23 +117,55 @@ int dur_add_fs(struct dur *d, int dirfd)
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * Include the file fd in rounds from now on, when dur_files_dirty() was
+ * called since the last round: the catalog's WAL, whose commits SQLite
+ * does not sync, so a round is what makes the new names of the changes it
+ * covers durable.  Takes fd over, also on failure.
+ */
+int dur_add_file(struct dur *d, int fd)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->nfiles == DUR_MAX_FILES)
+		rc = -ENOSPC;
+	else
+		d->files[d->nfiles++] = fd;
+	pthread_mutex_unlock(&d->lock);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+void dur_files_dirty(struct dur *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->files_dirty = true;
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* One round; d->lock is dropped meanwhile, new callers queue up. */
 static int dur_round(struct dur *d)
 {
 	int dirs[DUR_MAX_DIRS];
 	unsigned n = d->nfs, nd = d->ndirs;
-	bool whole = d->want_fs;
+	bool whole = d->want_fs, files = d->files_dirty && !whole;
 	int rc = 0;
 
 	memcpy(dirs, d->dirs, nd * sizeof(dirs[0]));
 	d->ndirs = 0;
 	d->want_fs = false;
+	d->files_dirty = false; /* syncfs() below covers them when whole */
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < nd; i++) {
 		if (fsync(dirs[i]) < 0 && rc == 0)
 			rc = -errno;
 		close(dirs[i]);
 	}
+	for (unsigned i = 0; files && i < d->nfiles; i++)
+		if (fdatasync(d->files[i]) < 0 && rc == 0)
+			rc = -errno;
 	for (unsigned i = 0; whole && i < n; i++)
 		if (syncfs(d->fd[i]) < 0 && rc == 0)
 			rc = -errno;
