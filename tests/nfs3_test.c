@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -106,6 +107,7 @@ static int populate(void)
 	err |= tfile_write(L, "renme.txt", "rename me");
 	err |= tfile_write(L, "trunc.txt", "truncate me");
 	err |= tfile_write(L, "persist.txt", "persist");
+	err |= tfile_write(L, "lowmv/in/deep.txt", "low deep");
 	err |= tfile_write(L, "hl_a", "hardlinked");
 	err |= tfile_write(L, "hl_stale.txt", "x");
 	err |= tfile_write(L, "hl_dir/keep", "k");
@@ -732,7 +734,7 @@ static void test_mount_v1(void)
 
 /* Handles outlive copy-up, renames and restarts. */
 struct kept {
-	struct fh persist, inner, hla, hlb;
+	struct fh persist, inner, hla, hlb, lowdeep;
 	uint64_t hl_id; /* the one fileid of hl_a and hl_b */
 	uint64_t persist_id;
 	char verf[8];
@@ -785,6 +787,22 @@ static void test_persist_before(struct kept *k)
 		      file_is(D.upper, "udir2/inner.txt", "inner+"),
 	      "and writes the renamed file");
 
+	/* a lower directory moves with a redirect (redirect-dir yes) */
+	if (r_walk("lowmv/in/deep.txt", &k->lowdeep) == 0) {
+		char v[64] = "";
+
+		r_rename(&root, "lowmv", &root, "lowmv2");
+		CHECK_EQ(R.status, NFS3_OK, "RENAME of a lower directory");
+		CHECK(getxattr(path_in(D.upper, "lowmv2"),
+			       "trusted.overlay.redirect", v, sizeof(v)) == 5 &&
+			      memcmp(v, "lowmv", 5) == 0,
+		      "with a redirect to its old name");
+		r_slurp(&k->lowdeep);
+		CHECK_STR(R.data, "low deep", "a handle from inside it reads");
+	} else {
+		CHECK(0, "lowmv/in/deep.txt is there");
+	}
+
 	r_lookup(&root, "hl_a");
 	k->hla = R.fh;
 	k->hl_id = R.attr.fileid;
@@ -832,6 +850,8 @@ static void test_persist_after(struct kept *k)
 	      "the write verifier changed across the restart");
 	r_slurp(&k->inner);
 	CHECK_STR(R.data, "inner+", "the ancestor-renamed handle reads");
+	check_same_as_path(&k->lowdeep, "lowmv2/in/deep.txt",
+			   "inside a renamed lower directory");
 
 	check_same_as_path(&k->hla, "hl_a", "hard link a");
 	check_same_as_path(&k->hlb, "hl_b", "hard link b");

@@ -26,6 +26,7 @@ static char T[256];		/* test root */
 static char L1[300], L2[300], UP[300], WK[300], DB[300];
 static struct un_catalog *cat;
 static struct un_export *ex;
+static bool redirect_off;	/* open_all: the export's redirect-dir no */
 static const struct un_cred root_cr = { 0, 0, 0, { 0 } };
 static const struct un_cred user_cr = { 1000, 1000, 0, { 0 } };
 
@@ -88,7 +89,7 @@ static void open_all(void)
 	char err[256];
 	struct un_export_conf conf = {
 		.name = "/export", .lower = { L1, L2 }, .nlower = 2,
-		.upper = UP, .work = WK,
+		.upper = UP, .work = WK, .redirect_dir_off = redirect_off,
 	};
 	int rc = un_catalog_open(DB, &cat, err, sizeof(err));
 
@@ -282,6 +283,24 @@ static void setup_layers(void)
 	mkd(P("%s/big", L1));
 	for (int i = 0; i < 60; i++)
 		put(P("%s/big/f%02d", L1, i), "x");
+	/* test_redirect: rd/a merged from both lowers, rd/c only in L1 */
+	mkd(P("%s/rd", L1)), mkd(P("%s/rd", L2));
+	mkd(P("%s/rd/a", L2)), put(P("%s/rd/a/l2f", L2), "l2f");
+	mkd(P("%s/rd/a/sub", L2)), put(P("%s/rd/a/sub/deep", L2), "deep2");
+	mkd(P("%s/rd/a", L1)), put(P("%s/rd/a/l1f", L1), "l1f");
+	mkd(P("%s/rd/a/sub", L1)), put(P("%s/rd/a/sub/s1", L1), "s1");
+	mkd(P("%s/rd/c", L1)), put(P("%s/rd/c/cf", L1), "cf");
+	/* redirects already in a lower layer (once an upper layer) */
+	mkd(P("%s/rr", L2)), mkd(P("%s/rr/old", L2));
+	put(P("%s/rr/old/f", L2), "old-f");
+	mkd(P("%s/rr2", L2)), mkd(P("%s/rr2/deep", L2));
+	put(P("%s/rr2/deep/g", L2), "deep-g");
+	mkd(P("%s/rr", L1)), mkd(P("%s/rr/new", L1)), mkd(P("%s/rr/abs", L1));
+	put(P("%s/rr/new/n", L1), "n");
+	set_xattr(P("%s/rr/new", L1), "trusted.overlay.redirect", "old");
+	set_xattr(P("%s/rr/abs", L1), "trusted.overlay.redirect", "/rr2/deep");
+	mkd(P("%s/rr/bad", L1));
+	set_xattr(P("%s/rr/bad", L1), "trusted.overlay.redirect", "../x");
 }
 
 static void test_lookup(void)
@@ -409,7 +428,8 @@ static void test_readdir(void)
 	CHECK_STR(listing("opq"), ". .. o1", "opaque dir lists its own only");
 	CHECK_STR(listing(""),
 		  ". .. a.txt b.txt big cu.txt d esc hl-a hl-b hl2 lowdir "
-		  "mv.txt opq p pub rmd sa.txt secret shadow sym sym2",
+		  "mv.txt opq p pub rd rmd rr rr2 sa.txt secret shadow sym "
+		  "sym2",
 		  "root: merged, no whiteouts, hidden names absent");
 }
 
@@ -567,10 +587,18 @@ static void test_rename(void)
 	CHECK(is_wh(P("%s/mv.txt", UP)), "old name whited out");
 	CHECK_STR(rd(&fh), "move me", "handle follows the rename");
 	CHECK_EQ(lk("mv.txt", &d), -ENOENT, "old name gone");
+	close_all();
+	redirect_off = true;
+	open_all();
+	un_root(ex, &root);
 	CHECK_EQ(un_rename(ex, &root_cr, &root, "lowdir", &root, "ld2", NULL,
-			   NULL), -EXDEV, "rename of a lower dir: EXDEV");
+			   NULL), -EXDEV, "redirect-dir no: lower dir EXDEV");
 	CHECK_EQ(un_rename(ex, &root_cr, &root, "d", &root, "d2", NULL, NULL),
-		 -EXDEV, "rename of a merged dir: EXDEV");
+		 -EXDEV, "redirect-dir no: merged dir EXDEV");
+	close_all();
+	redirect_off = false;
+	open_all();
+	un_root(ex, &root);
 	CHECK_EQ(un_rename(ex, &root_cr, &root, "mv2.txt", &root, "a.txt",
 			   NULL, NULL), 0, "rename over an existing file");
 	CHECK_STR(rdp("a.txt"), "move me", "target replaced");
@@ -584,6 +612,190 @@ static void test_rename(void)
 	un_mkdir(ex, &root_cr, &root, "empty", NULL, &d, NULL, NULL);
 	CHECK_EQ(un_rmdir(ex, &root_cr, &root, "lowdir", NULL), -ENOTEMPTY,
 		 "lowdir/in is there");
+}
+
+static const char *redirect_of(const char *path)
+{
+	static char v[512];
+	ssize_t n = lgetxattr(path, "trusted.overlay.redirect", v,
+			      sizeof(v) - 1);
+
+	v[n > 0 ? n : 0] = '\0';
+	return n < 0 ? "<none>" : v;
+}
+
+static bool upper_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	return d && n == 0;
+}
+
+/* READDIRPLUS of a directory: entries with a handle that reads back. */
+static int plus_readable(const char *path)
+{
+	struct names ns = { .n = 0 };
+	struct un_handle dir, fh;
+	uint64_t verf;
+	bool eof;
+	int good = 0;
+
+	if (lk(path, &dir) < 0 ||
+	    un_readdir(ex, &root_cr, &dir, 0, 0, true, collect, &ns, &verf,
+		       &eof, NULL) < 0)
+		return -1;
+	for (int i = 0; i < ns.n; i++)
+		if (strcmp(ns.v[i], ".") && strcmp(ns.v[i], "..") &&
+		    lk(P("%s/%s", path, ns.v[i]), &fh) == 0)
+			good++;
+	return good;
+}
+
+/*
+ * Directory renames the overlayfs way (redirect_dir): the directory is
+ * copied up alone, renamed in upper, and told where its lower layers are
+ * with trusted.overlay.redirect, written as the kernel writes it.
+ */
+static void test_redirect(void)
+{
+	struct un_handle root, dr, a, b, sub, l1f, deep, cf, c, fh;
+	struct un_attr at;
+
+	un_root(ex, &root);
+	CHECK_EQ(lk("rd", &dr), 0, "rd");
+	lk("rd/a", &a), lk("rd/a/sub", &sub), lk("rd/c/cf", &cf);
+	lk("rd/a/l1f", &l1f), lk("rd/a/sub/deep", &deep);
+	CHECK_EQ(un_rename(ex, &root_cr, &dr, "a", &dr, "b", NULL, NULL), 0,
+		 "rename of a merged lower dir in its directory");
+	CHECK_STR(redirect_of(P("%s/rd/b", UP)), "a", "relative redirect");
+	CHECK(is_wh(P("%s/rd/a", UP)), "whiteout at the old name");
+	CHECK(upper_empty(P("%s/rd/b", UP)), "copied up without its contents");
+	CHECK_STR(listing("rd/b"), ". .. l1f l2f sub",
+		  "both lower layers under the new name");
+	CHECK_STR(listing("rd"), ". .. b c", "the old name is gone");
+	CHECK_STR(rdp("rd/b/l2f"), "l2f", "lookup through the redirect");
+	CHECK_STR(rd(&deep), "deep2", "handle taken before the rename");
+	CHECK_EQ(un_getattr(ex, &a, &at), 0, "the dir's own handle");
+	CHECK_EQ(at.type, UN_DIR, "still the directory");
+	CHECK_EQ(plus_readable("rd/b"), 3, "READDIRPLUS through the redirect");
+
+	lk("rd/b", &b), lk("rd/c", &c);
+	CHECK_EQ(un_rename(ex, &root_cr, &b, "sub", &c, "sub2", NULL, NULL), 0,
+		 "into another directory, out of a renamed one");
+	CHECK_STR(redirect_of(P("%s/rd/c/sub2", UP)), "/rd/a/sub",
+		  "absolute redirect through the parent's redirect");
+	CHECK(is_wh(P("%s/rd/b/sub", UP)), "whiteout where it was");
+	CHECK_STR(listing("rd/c/sub2"), ". .. deep s1", "merged below");
+	CHECK_STR(listing("rd/b"), ". .. l1f l2f", "left the renamed dir");
+	CHECK_STR(rd(&deep), "deep2", "handle two renames on");
+
+	CHECK_EQ(un_rename(ex, &root_cr, &c, "sub2", &dr, "sub3", NULL, NULL),
+		 0, "renamed again");
+	CHECK_STR(redirect_of(P("%s/rd/sub3", UP)), "/rd/a/sub",
+		  "an absolute redirect stays");
+	CHECK(!exists(P("%s/rd/c/sub2", UP)), "nothing below: no whiteout");
+	CHECK_EQ(un_rename(ex, &root_cr, &dr, "b", &dr, "a", NULL, NULL), 0,
+		 "renamed back");
+	CHECK_STR(redirect_of(P("%s/rd/a", UP)), "a", "its redirect stays");
+	CHECK(!exists(P("%s/rd/b", UP)), "no whiteout for a name not below");
+	CHECK_STR(listing("rd"), ". .. a c sub3", "rd/b is gone");
+	CHECK_STR(listing("rd/a"), ". .. l1f l2f", "merged again");
+
+	CHECK_EQ(wr(&l1f, 0, "L1F"), 0, "write under a renamed dir");
+	CHECK_STR(file(P("%s/rd/a/l1f", UP)), "L1F", "copied up");
+	CHECK_EQ(wr(&deep, 0, "DEEP2"), 0, "write two renames down");
+	CHECK_STR(file(P("%s/rd/sub3/deep", UP)), "DEEP2",
+		  "copied up from its path below");
+
+	CHECK_EQ(un_rename(ex, &root_cr, &dr, "c", &a, "cc", NULL, NULL), 0,
+		 "a lower dir into a renamed dir");
+	CHECK_STR(redirect_of(P("%s/rd/a/cc", UP)), "/rd/c", "absolute");
+	CHECK_STR(rdp("rd/a/cc/cf"), "cf", "found through its redirect");
+	CHECK_STR(rd(&cf), "cf", "handle taken before");
+
+	close_all();
+	open_all();
+	CHECK_STR(rd(&cf), "cf", "handle after a restart");
+	CHECK_STR(rd(&l1f), "L1F", "handle after a restart (copied up)");
+	CHECK_EQ(un_getattr(ex, &sub, &at), 0, "renamed dir's handle");
+	CHECK_STR(listing("rd/sub3"), ". .. deep s1", "listing after restart");
+	CHECK_STR(listing("rd/a/cc"), ". .. cf", "...of the nested rename");
+
+	lk("rd/sub3", &fh);
+	CHECK_EQ(un_rmdir(ex, &root_cr, &dr, "sub3", NULL), -ENOTEMPTY,
+		 "rmdir of a redirected dir with entries below");
+	CHECK_EQ(un_remove(ex, &root_cr, &fh, "s1", NULL), 0, "remove s1");
+	CHECK_EQ(un_remove(ex, &root_cr, &fh, "deep", NULL), 0, "remove deep");
+	CHECK(is_wh(P("%s/rd/sub3/s1", UP)), "whited out at its path below");
+	CHECK_EQ(un_rmdir(ex, &root_cr, &dr, "sub3", NULL), 0,
+		 "rmdir of a redirected dir");
+	CHECK(!exists(P("%s/rd/sub3", UP)), "gone without a whiteout");
+	CHECK_EQ(un_getattr(ex, &sub, &at), -ESTALE, "its handle is stale");
+	CHECK_EQ(lk("rd/a/sub", &fh), -ENOENT, "still hidden where it was");
+	CHECK_EQ(un_rmdir(ex, &root_cr, &a, "cc", NULL), -ENOTEMPTY,
+		 "the other one keeps its entries");
+
+	CHECK_STR(listing("rr/new"), ". .. f n", "a lower layer's redirect");
+	CHECK_STR(rdp("rr/new/f"), "old-f", "...followed into the next one");
+	CHECK_STR(listing("rr/abs"), ". .. g", "an absolute one in a lower");
+	CHECK_STR(rdp("rr/abs/g"), "deep-g", "...from the layer root");
+	CHECK_EQ(lk("rr/bad", &fh), -EIO, "a redirect overlayfs refuses");
+	CHECK_EQ(plus_readable("rr/abs"), 1, "READDIRPLUS below it");
+	lk("rr", &fh);
+	CHECK_EQ(un_rename(ex, &root_cr, &fh, "new", &fh, "newer", NULL, NULL),
+		 0, "rename of a dir redirected below");
+	CHECK_STR(redirect_of(P("%s/rr/newer", UP)), "new",
+		  "the name it has in the layer below");
+	CHECK_STR(listing("rr/newer"), ". .. f n", "both layers still");
+	/* (the kernel's view would only lack it: the one difference) */
+	CHECK(rmdir(P("%s/rr/bad", L1)) == 0, "bad redirect removed below");
+}
+
+/* With userxattr the redirect is user.overlay.redirect. */
+static void test_redirect_userxattr(void)
+{
+	char l[300], u[300], w[300], db[300], err[256], v[16] = "";
+	struct un_export_conf conf = { .name = "/ux", .nlower = 1,
+				       .userxattr = true };
+	struct un_catalog *c2 = NULL;
+	struct un_export *e2 = NULL;
+	struct un_handle root, fh;
+	bool eof;
+	ssize_t n;
+
+	snprintf(l, sizeof(l), "%s/ux-l", T), mkd(l);
+	snprintf(u, sizeof(u), "%s/ux-u", T), mkd(u);
+	snprintf(w, sizeof(w), "%s/ux-w", T), mkd(w);
+	snprintf(db, sizeof(db), "%s/ux.db", T);
+	mkd(P("%s/a", l)), put(P("%s/a/f", l), "uf");
+	conf.lower[0] = l, conf.upper = u, conf.work = w;
+	if (un_catalog_open(db, &c2, err, sizeof(err)) < 0 ||
+	    un_export_open(c2, &conf, &e2, err, sizeof(err)) < 0) {
+		CHECK(0, "userxattr export: %s", err);
+		un_catalog_close(c2);
+		return;
+	}
+	un_root(e2, &root);
+	CHECK_EQ(un_rename(e2, &root_cr, &root, "a", &root, "b", NULL, NULL),
+		 0, "userxattr: rename of a lower dir");
+	n = lgetxattr(P("%s/b", u), "user.overlay.redirect", v, sizeof(v));
+	CHECK(n == 1 && v[0] == 'a', "user.overlay.redirect");
+	CHECK(lgetxattr(P("%s/b", u), "trusted.overlay.redirect", v,
+			sizeof(v)) < 0, "no trusted.overlay.redirect");
+	CHECK_EQ(un_lookup(e2, &root_cr, &root, "b", &fh, NULL, NULL), 0,
+		 "userxattr: lookup");
+	CHECK_EQ(un_lookup(e2, &root_cr, &fh, "f", &fh, NULL, NULL), 0,
+		 "userxattr: lookup through the redirect");
+	n = un_read(e2, &root_cr, &fh, 0, sizeof(v) - 1, v, &eof, NULL);
+	CHECK(n == 2 && !memcmp(v, "uf", 2), "userxattr: the file below");
+	un_export_close(e2);
+	un_catalog_close(c2);
 }
 
 static void test_hardlinks(void)
@@ -1206,6 +1418,8 @@ int main(void)
 	test_setattr();
 	test_remove();
 	test_rename();
+	test_redirect();
+	test_redirect_userxattr();
 	test_hardlinks();
 	test_handles();
 	test_crash_rename();

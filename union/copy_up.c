@@ -295,7 +295,10 @@ static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
 
 	snprintf(nbuf, sizeof(nbuf), "%.*s", (int)(e->path_len - e->name_off),
 		 name);
-	srcfd = layer_open(ex, e->layer, chain_path(ch, i, path), O_PATH);
+	/* below, a redirect may have it under another path */
+	srcfd = chain_layer_path(ch, i, e->layer, path);
+	if (srcfd == 0)
+		srcfd = layer_open(ex, e->layer, path, O_PATH);
 	if (srcfd < 0)
 		return srcfd;
 	upfd = layer_open(ex, UPPER, chain_path(ch, i - 1, ppath),
@@ -328,7 +331,7 @@ static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
 	e->layer = UPPER;
 	if (e->type == UN_DIR)
 		e->mask |= LBIT(UPPER);
-	cat_set_hint(ex->cat, e->oid, e->layer, e->mask);
+	ent_set_hint(ex, e);
 	fdc_invalidate(ex, e->oid);
 	rdc_invalidate(ex, ch->ent[i - 1].oid);
 out:
@@ -475,7 +478,8 @@ static int copy_up_links(struct un_export *ex, struct un_obj *o, int layer,
 	srcdir = obj_parent_fd(ex, o, UPPER);
 	if (srcdir < 0)
 		rc = srcdir;
-	chain_path(o->ch, o->ch->depth - 1, self);
+	if (rc == 0)
+		rc = chain_layer_path(o->ch, o->ch->depth - 1, layer, self);
 	for (i = 0; rc == 0 && i < found.n; i++) {
 		struct un_obj other = { 0 };
 		int dstdir;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -215,8 +216,15 @@ static int new_object(struct un_export *ex, const struct un_cred *cr,
 	rc = work_tmpname(ex, tmp, sizeof(tmp));
 	if (rc == 0 && (rc = make_tmp(ex, n, tmp)) == 0) {
 		rc = tmp_meta(ex, cr, &d->st, n, tmp);
-		/* a dir over a whiteout must hide what is below */
-		if (rc == 0 && is_dir && c->upper_wh)
+		/* built in work: what the upper dir would have given it */
+		if (rc == 0)
+			rc = acl_inherit(ex, upfd, tmp, n->type);
+		/* a dir over a whiteout must hide what is below; with
+		 * redirects, overlayfs (redirect_dir=on) makes every new dir
+		 * in a merged one opaque, and so do we: the same layers */
+		if (rc == 0 && is_dir &&
+		    (c->upper_wh ||
+		     (ex->redirect_dir && (d->e->mask & ~LBIT(UPPER)))))
 			rc = set_opaque(ex, ex->workfd, tmp);
 		if (rc == 0)
 			rc = tmp_install(ex, tmp, upfd, name, is_dir,
@@ -548,6 +556,9 @@ int un_rmdir(struct un_export *ex, const struct un_cred *cr,
 
 /* ---- rename ----------------------------------------------------------- */
 
+/* overlayfs's redirect_max: a longer absolute redirect is EXDEV */
+#define REDIRECT_MAX 256
+
 struct rename_ctx {
 	struct un_obj fd, td, src, victim;
 	struct un_child sc, tc;
@@ -555,6 +566,8 @@ struct rename_ctx {
 	int64_t intent;		/* catalog intent row, 0 if none */
 	const char *from, *to;
 	bool src_wh, opaque;
+	bool redirect;		/* set rval on the source, then move */
+	char rval[REDIRECT_MAX + 1];
 };
 
 /*
@@ -607,8 +620,10 @@ static int rename_check(struct un_export *ex, const struct un_cred *cr,
 				       sc->type, &r->soid);
 	if (rc < 0)
 		return rc;
-	/* TODO: redirect_dir; until then a dir from below cannot move */
-	if (sc->type == UN_DIR && (sc->mask & ~LBIT(UPPER)))
+	/* without redirects a dir from below cannot move (overlayfs's
+	 * redirect_dir=off): the client copies the tree instead */
+	if (sc->type == UN_DIR && (sc->mask & ~LBIT(UPPER)) &&
+	    !ex->redirect_dir)
 		return -EXDEV;
 	if (sc->type == UN_DIR && chain_has(r->td.ch, r->soid))
 		return -EINVAL;
@@ -657,6 +672,113 @@ static int rename_copy_up(struct un_export *ex, const struct un_handle *tofh,
 	return copy_up(ex, &r->src, false);
 }
 
+/*
+ * The redirect of the upper directory name in dirfd as ovl_lookup()
+ * takes it: none on an opaque one.  Its length, or 0.
+ */
+static int upper_redirect(struct un_export *ex, int dirfd, const char *name,
+			  char *buf, size_t len)
+{
+	int fd = layer_openat(dirfd, name, O_PATH | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = is_opaque(ex, fd);
+	if (rc == 0)
+		rc = get_redirect(ex, fd, buf, len);
+	else if (rc > 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* Prepend name and, unless it is absolute (1: the path is complete), a
+ * '/' at buf[*pos]. */
+static int redirect_prepend(char *buf, size_t *pos, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len + (name[0] != '/') > *pos)
+		return -EXDEV; /* as overlayfs: the client copies instead */
+	*pos -= len;
+	memcpy(buf + *pos, name, len);
+	if (name[0] == '/')
+		return 1;
+	buf[--*pos] = '/';
+	return 0;
+}
+
+/*
+ * ovl_set_redirect(): what the source directory, already in upper under
+ * its old name, must say so that the layers below are still found after
+ * the move.  In the same directory its old name (unless it already has a
+ * redirect); elsewhere its absolute path below (ovl_get_redirect()): the
+ * names, or redirects, of it and its ancestors up to the root or to an
+ * absolute redirect.  1 with r->rval set, 0 when its redirect will do.
+ */
+static int rename_redirect(struct un_export *ex, struct rename_ctx *r)
+{
+	struct un_chain *ch = r->fd.ch;
+	char cur[UN_PATH_MAX], path[UN_PATH_MAX], buf[REDIRECT_MAX + 1];
+	size_t pos = REDIRECT_MAX;
+	unsigned i = ch->depth;
+	int sfd, n, rc = 0;
+
+	if ((sfd = upper_dir_fd(ex, &r->fd)) < 0)
+		return sfd;
+	n = upper_redirect(ex, sfd, r->from, cur, sizeof(cur));
+	close(sfd);
+	if (n < 0)
+		return n;
+	if (n > 0 && (r->fd.e->oid == r->td.e->oid || cur[0] == '/'))
+		return 0;
+	if (r->fd.e->oid == r->td.e->oid) {
+		snprintf(r->rval, sizeof(r->rval), "%s", r->from);
+		return 1;
+	}
+	buf[pos] = '\0';
+	rc = redirect_prepend(buf, &pos, n > 0 ? cur : r->from);
+	/* up through the old parent's ancestors (all in upper now) */
+	while (rc == 0 && --i > 0) {
+		const struct un_ent *e = &ch->ent[i];
+
+		chain_path(ch, i, path);
+		n = upper_redirect(ex, ex->layers[UPPER].fd, path, cur,
+				   sizeof(cur));
+		if (n < 0)
+			return n;
+		rc = redirect_prepend(buf, &pos,
+				      n > 0 ? cur : path + e->name_off);
+	}
+	if (rc < 0)
+		return rc;
+	memcpy(r->rval, buf + pos, REDIRECT_MAX + 1 - pos);
+	return 1;
+}
+
+/* Write the redirect, durable before the rename that needs it (a crash
+ * in between leaves a directory redirected to where it still is). */
+static int set_redirect(struct un_export *ex, int dirfd, const char *name,
+			const char *val)
+{
+	char xname[64];
+	int fd, rc = 0;
+
+	snprintf(xname, sizeof(xname), "%sredirect", ovl_xattr_prefix(ex));
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				 O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* as overlayfs: a redirect that cannot be written is EXDEV, and
+	 * the client copies the tree instead */
+	if (fsetxattr(fd, xname, val, strlen(val), 0) < 0)
+		rc = -EXDEV;
+	else if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static int rename_disk(struct un_export *ex, struct rename_ctx *r)
 {
 	bool is_dir = r->sc.type == UN_DIR;
@@ -671,6 +793,8 @@ static int rename_disk(struct un_export *ex, struct rename_ctx *r)
 	}
 	if (r->opaque)
 		rc = set_opaque(ex, sfd, r->from);
+	if (rc == 0 && r->redirect)
+		rc = set_redirect(ex, sfd, r->from, r->rval);
 	if (rc == 0 && r->tc.found && r->tc.type == UN_DIR &&
 	    r->tc.layer == UPPER)
 		rc = clear_upper_dir(ex, tfd, r->to);
@@ -717,19 +841,25 @@ static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 	if (rc < 0)
 		return rc;
 	r->src_wh = rc > 0;
-	if (r->sc.type == UN_DIR) {
+	if (r->sc.type == UN_DIR && !(r->sc.mask & ~LBIT(UPPER))) {
 		rc = lower_positive(ex, r->td.ch, r->td.ch->depth - 1, r->to,
 				    UPPER);
 		if (rc < 0)
 			return rc;
-		/* As overlayfs does: a directory moved into a merged
-		 * directory turns opaque, so that nothing below the new
-		 * name can ever show through it. */
+		/* As overlayfs does: a directory only in upper moved into
+		 * a merged directory turns opaque, so that nothing below
+		 * the new name can ever show through it.  One from below
+		 * gets a redirect instead (rename_redirect). */
 		r->opaque = rc > 0 || r->tc.upper_wh ||
 			    (r->td.e->mask & ~LBIT(UPPER));
 	}
 	if ((rc = rename_copy_up(ex, todir, r)) < 0)
 		return rc;
+	if (r->sc.type == UN_DIR && (r->sc.mask & ~LBIT(UPPER))) {
+		if ((rc = rename_redirect(ex, r)) < 0)
+			return rc;
+		r->redirect = rc > 0;
+	}
 	rc = cat_intent_begin(ex->cat, ex->id, r->fd.e->oid, r->from,
 			      r->td.e->oid, r->to, &r->intent);
 	if (rc < 0)
@@ -744,6 +874,7 @@ static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 	rdc_invalidate(ex, r->td.e->oid);
 	if (r->voids)
 		rdc_invalidate(ex, r->voids);
+	rdc_invalidate(ex, r->soid);
 	rc = cat_rename(ex->cat, ex->id, r->fd.e->oid, r->from,
 			r->td.e->oid, r->to);
 	if (rc == 0)

@@ -539,7 +539,11 @@ static struct fdc_ent *open_data(struct un_export *ex, struct un_obj *o)
 		fd = layer_open(ex, UPPER, path, O_RDWR);
 	if (fd < 0) {
 		upper = false;
-		fd = layer_open(ex, o->e->layer, path, O_RDONLY);
+		/* below, a redirect may have it under another path */
+		fd = chain_layer_path(o->ch, o->ch->depth - 1, o->e->layer,
+				      path);
+		if (fd == 0)
+			fd = layer_open(ex, o->e->layer, path, O_RDONLY);
 	}
 	if (fd < 0) {
 		errno = -fd;

@@ -414,9 +414,11 @@ static struct rd_list *build(struct un_export *ex, struct un_obj *dir,
 	l->epoch = 1;
 	for (int i = 0; i < (int)UN_MAX_LAYERS; i++)
 		l->wd[i] = -1;
-	chain_path(dir->ch, dir->ch->depth - 1, path);
+	/* each layer's directory where redirects say it is */
 	for (int i = 0; rc == 0 && i < (int)ex->nlayers; i++)
-		if (l->mask & LBIT(i))
+		if ((l->mask & LBIT(i)) &&
+		    (rc = chain_layer_path(dir->ch, dir->ch->depth - 1, i,
+					   path)) == 0)
 			rc = read_layer(ex, l, i, path);
 	if (rc < 0) {
 		pthread_mutex_lock(&ex->rdc->lock);
@@ -439,14 +441,15 @@ static bool fresh(struct un_export *ex, struct un_obj *dir,
 
 	if (l->mask != dir->e->mask)
 		return false;
-	chain_path(dir->ch, dir->ch->depth - 1, path);
 	for (int i = 0; ok && i < (int)ex->nlayers; i++) {
 		const struct rd_stamp *sp = &l->stamp[i];
 		int fd;
 
 		if (!(l->mask & LBIT(i)))
 			continue;
-		fd = layer_open(ex, i, path, O_PATH | O_DIRECTORY);
+		fd = chain_layer_path(dir->ch, dir->ch->depth - 1, i, path);
+		if (fd == 0)
+			fd = layer_open(ex, i, path, O_PATH | O_DIRECTORY);
 		if (fd < 0)
 			return false;
 		ok = fstat(fd, &st) == 0 && st.st_ino == sp->ino &&
@@ -732,7 +735,7 @@ static int emit_plus(struct emit *em, struct un_obj *dir,
 {
 	struct un_export *ex = em->ex;
 	const struct rd_ent *e = &l->v[i];
-	struct un_child c = { .fd = -1, .layer = -1 };
+	struct un_child c; /* lookup_child_at fills it */
 	struct rd_attr a = { .oid = 0 };
 	struct cat_obj co;
 	uint64_t seq;
@@ -753,7 +756,8 @@ static int emit_plus(struct emit *em, struct un_obj *dir,
 				  c.type, c.layer, &c.st, &a.oid);
 	if (rc < 0)
 		return rc;
-	cat_set_hint(ex->cat, a.oid, c.layer, c.mask);
+	cat_set_hint(ex->cat, a.oid, c.layer,
+		     c.mask | (c.nredir ? LMASK_REDIR : 0));
 	if (cat_get(ex->cat, a.oid, &co) < 0) /* no handle: a bare entry */
 		return emit_one(em, e->name, a.oid, e->cookie, NULL);
 	handle_encode(ex, a.oid, co.gen, &a.fh);
@@ -772,7 +776,7 @@ static int emit_entry(struct emit *em, struct un_obj *dir,
 {
 	struct un_export *ex = em->ex;
 	const struct rd_ent *e = &l->v[i];
-	struct un_child c = { .fd = -1, .layer = -1 };
+	struct un_child c; /* lookup_child_at fills it */
 	uint8_t type = e->type;
 	bool have_st = false;
 	uint64_t oid;
@@ -796,7 +800,8 @@ static int emit_entry(struct emit *em, struct un_obj *dir,
 		have_st = true;
 	}
 	rc = cat_lookup_insert_st(ex->cat, ex->id, dir->e->oid, e->name, type,
-				  c.layer, have_st ? &c.st : NULL, &oid);
+				  have_st ? c.layer : -1,
+				  have_st ? &c.st : NULL, &oid);
 	if (rc == 0)
 		rc = emit_one(em, e->name, oid, e->cookie, NULL);
 	return rc;

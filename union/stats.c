@@ -95,7 +95,10 @@ static int where_obj(struct un_export *ex, struct un_obj *o,
 	w->type = o->e->type;
 	w->fileid = o->e->oid;
 	where_layer(ex, o->e->layer, w);
-	chain_path(o->ch, o->ch->depth - 1, w->path);
+	/* the path in that layer, where redirects may have put it */
+	if ((rc = chain_layer_path(o->ch, o->ch->depth - 1, o->e->layer,
+				   w->path)) < 0)
+		return rc;
 	if (o->e->type == UN_DIR) {
 		w->nmerged = mask_count(o->e->mask);
 		/* the root is not a name anyone could have made opaque */
@@ -127,7 +130,7 @@ int un_handle_where(struct un_export *ex, const struct un_handle *fh,
 static int find_whiteout(struct un_export *ex, struct un_obj *o,
 			 const char *name, struct un_where *w)
 {
-	char path[UN_PATH_MAX];
+	char path[UN_PATH_MAX], lpath[UN_PATH_MAX];
 	struct stat st;
 	int l, fd;
 
@@ -138,12 +141,20 @@ static int find_whiteout(struct un_export *ex, struct un_obj *o,
 	for (l = 0; l < (int)ex->nlayers; l++) {
 		if (!(o->e->mask & LBIT(l)))
 			continue;
-		fd = layer_open(ex, l, w->path, O_PATH);
+		/* the directory in this layer, where redirects may put it */
+		if ((fd = chain_layer_path(o->ch, o->ch->depth - 1, l,
+					   path)) < 0)
+			return fd;
+		if (snprintf(lpath, sizeof(lpath), "%s%s%s", path,
+			     *path ? "/" : "", name) >= (int)sizeof(lpath))
+			return -ENAMETOOLONG;
+		fd = layer_open(ex, l, lpath, O_PATH);
 		if (fd < 0)
 			continue;
 		if (fstat(fd, &st) == 0 && is_whiteout(&st)) {
 			w->whiteout = true;
 			where_layer(ex, l, w);
+			memcpy(w->path, lpath, sizeof(lpath));
 		}
 		close(fd);
 		break;

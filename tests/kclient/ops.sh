@@ -18,5 +18,5 @@ echo n >dir/new.txt                  # create in a lower dir
 ln -s file.txt sym                   # symlink
 echo l >l1 && ln l1 l2               # hard link of new files
 mkdir newdir && echo x >newdir/x && mv newdir moved   # rename of an upper dir
-mv lowdir movedlow                   # rename of a lower dir (EXDEV -> copy)
+mv lowdir movedlow                   # rename of a lower dir (a redirect)
 echo hl >>hl-a                       # hard-linked lower file (see the test)
