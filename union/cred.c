@@ -134,7 +134,10 @@ int may_access(const struct un_cred *cr, int fd, const struct stat *st,
 	rc = syscall(SYS_faccessat2, fd, "", mask, AT_EACCESS | AT_EMPTY_PATH);
 	rc = rc < 0 ? -errno : 0;
 	cred_leave();
-	if (rc == -EROFS)
+	/* an ACL decides before the mode, as in the kernel */
+	if (rc == -EROFS && cr->uid != 0)
+		rc = acl_permission(cr, fd, st, mask);
+	if (rc == -EROFS || rc == -ENODATA)
 		rc = mode_access(cr, st, mask);
 	return rc;
 }
