@@ -4,14 +4,18 @@
  * system.  The attributes and shared codecs are in nfs4xdr.c, clients,
  * sessions, owners, stateids and leases in nfs4state.c.
  *
- * COMPOUND is processed as a stream: each operation decodes its own
- * arguments straight from the call and encodes its results straight into
- * the reply buffer, so READ data goes from the file to the socket buffer
- * and WRITE data is taken from the call record without a copy.  The first
- * operation that fails ends the COMPOUND, and its status is the
- * COMPOUND's.  The wire layout of every argument and result follows
- * RFC 7531 (the XDR description of NFSv4.0); the names below are its
- * names.
+ * COMPOUND is processed as a stream: each operation's arguments are
+ * decoded when its turn comes, by the decoder rpcgen generated from
+ * xdr/nfs4_prot.x (RFC 7531, 5662, 7863: nfs_argop4), and its results
+ * are encoded straight into the reply buffer after its status, by the
+ * generated encoder of its result type.  Hand-written codecs remain
+ * where they save a copy or where the RFCs' XDR leaves the layout to
+ * the server: READ data go from the file to the socket buffer, WRITE
+ * data are taken from the call record, and fattr4 values (opaque in the
+ * XDR) are written in place by nfs4xdr.c, as are READDIR's entries that
+ * carry them.  The first operation that fails ends the COMPOUND, and
+ * its status is the COMPOUND's; the operations after it are never
+ * decoded.
  *
  * File handles: a union object's handle is the engine's handle, the same
  * bytes NFSv3 uses, so a file has one handle whatever the protocol.  The
@@ -29,9 +33,7 @@
  * After a restart, clients recorded in the catalog reclaim during the
  * grace period (nfs4state.h).
  *
- * TODO: callbacks and delegations, 4.2 SEEK/ALLOCATE/DEALLOCATE
- * (NOTSUPP), 4.1's current stateid, rpcgen definitions in
- * xdr/nfs4_prot.x.
+ * TODO: callbacks and delegations, 4.1's current stateid.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -241,57 +243,65 @@ static int cur_file(struct cstate *cs, struct nfs4_file *f)
 }
 
 /* ---- operations ----------------------------------------------------------
- * Each decodes its arguments from cs->a and, on success, encodes its
- * results after the status into cs->r; it returns the status.
+ * Each gets its arguments decoded by the generated nfs_argop4 decoder
+ * (run_op frees them after it) and, on success, encodes its results after
+ * the status into cs->r with the generated encoder of its resok type; it
+ * returns the status.
  */
 
-static int op_putrootfh(struct cstate *cs)
+static int op_putrootfh(struct cstate *cs, nfs_argop4 *arg)
 {
+	(void)arg;
 	return pseudo_enter(cs->srv, "", &cs->cur);
 }
 
-static int op_putfh(struct cstate *cs)
+static int op_putfh(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint8_t buf[NFS4_FHSIZE];
-	u_int len;
+	const nfs_fh4 *fh = &arg->nfs_argop4_u.opputfh.object;
 
-	if (!dbytes(cs->a, buf, sizeof(buf), &len))
-		return NFS4ERR_BADHANDLE;
-	return fh_from_wire(cs, buf, len, &cs->cur);
+	return fh_from_wire(cs, (const uint8_t *)fh->nfs_fh4_val,
+			    fh->nfs_fh4_len, &cs->cur);
 }
 
-static int op_getfh(struct cstate *cs)
+static int op_getfh(struct cstate *cs, nfs_argop4 *arg)
 {
+	char buf[NFS4_FHSIZE];
+	GETFH4resok res;
+
+	(void)arg;
 	if (!cs->cur.set)
 		return NFS4ERR_NOFILEHANDLE;
-	ENC(efh(cs->r, &cs->cur));
+	fh_wire(&cs->cur, &res.object, buf);
+	ENC(xdr_GETFH4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_savefh(struct cstate *cs)
+static int op_savefh(struct cstate *cs, nfs_argop4 *arg)
 {
+	(void)arg;
 	if (!cs->cur.set)
 		return NFS4ERR_NOFILEHANDLE;
 	cs->saved = cs->cur;
 	return NFS4_OK;
 }
 
-static int op_restorefh(struct cstate *cs)
+static int op_restorefh(struct cstate *cs, nfs_argop4 *arg)
 {
+	(void)arg;
 	if (!cs->saved.set)
 		return NFS4ERR_RESTOREFH;
 	cs->cur = cs->saved;
 	return NFS4_OK;
 }
 
-static int op_getattr(struct cstate *cs)
+/* GETATTR4resok is a fattr4, whose values efattr writes in place. */
+static int op_getattr(struct cstate *cs, nfs_argop4 *arg)
 {
 	uint32_t bm[NFS4_BITMAP_WORDS];
 	struct v4obj o;
 	int st;
 
-	if (!dbitmap(cs->a, bm))
-		return NFS4ERR_BADXDR;
+	bitmap_words(&arg->nfs_argop4_u.opgetattr.attr_request, bm);
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st == NFS4_OK)
 		st = obj_load(cs, &cs->cur, &o);
@@ -302,18 +312,17 @@ static int op_getattr(struct cstate *cs)
 }
 
 /* VERIFY and NVERIFY: compare the client's fattr4 with ours. */
-static int verify(struct cstate *cs, bool want_same)
+static int verify(struct cstate *cs, const fattr4 *theirs, bool want_same)
 {
 	uint32_t bm[NFS4_BITMAP_WORDS];
-	char theirs[4096], ours[4096 + 64];
-	u_int len, olen;
+	char ours[NFS4_BOUND_ATTRLIST + 64];
+	u_int olen, len = theirs->attr_vals.attrlist4_len;
 	struct v4obj o;
 	XDR x;
 	int st;
 	bool ok;
 
-	if (!dbitmap(cs->a, bm) || !dbytes(cs->a, theirs, sizeof(theirs), &len))
-		return NFS4ERR_BADXDR;
+	bitmap_words(&theirs->attrmask, bm);
 	if (bm[2] || (bm64(bm) & ~nfs4_readable))
 		return NFS4ERR_ATTRNOTSUPP;
 	if (bm64(bm) & NFS4_BIT(A_RDATTR_ERROR))
@@ -330,54 +339,56 @@ static int verify(struct cstate *cs, bool want_same)
 	if (!ok)
 		return NFS4ERR_RESOURCE;
 	/* ours = bitmap (12 bytes) + length (4) + values */
-	ok = olen - 16 == len && !memcmp(ours + 16, theirs, len);
+	ok = olen - 16 == len &&
+	     !memcmp(ours + 16, opaque_bytes(theirs->attr_vals.attrlist4_val),
+		     len);
 	if (ok == want_same)
 		return NFS4_OK;
 	return want_same ? NFS4ERR_NOT_SAME : NFS4ERR_SAME;
 }
 
-static int op_verify(struct cstate *cs)
+static int op_verify(struct cstate *cs, nfs_argop4 *arg)
 {
-	return verify(cs, true);
+	return verify(cs, &arg->nfs_argop4_u.opverify.obj_attributes, true);
 }
 
-static int op_nverify(struct cstate *cs)
+static int op_nverify(struct cstate *cs, nfs_argop4 *arg)
 {
-	return verify(cs, false);
+	return verify(cs, &arg->nfs_argop4_u.opnverify.obj_attributes,
+		      false);
 }
 
-static int op_access(struct cstate *cs)
+static int op_access(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint32_t want, granted = 0;
+	ACCESS4resok res = { 0, 0 };
 	int st;
 
-	if (!d32(cs->a, &want))
-		return NFS4ERR_BADXDR;
-	want &= 0x3f;
+	res.supported = arg->nfs_argop4_u.opaccess.access & 0x3f;
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st != NFS4_OK)
 		return st;
 	if (cs->cur.pseudo)
-		granted = want & (UN_ACCESS_READ | UN_ACCESS_LOOKUP |
-				  UN_ACCESS_EXECUTE);
+		res.access = res.supported & (UN_ACCESS_READ |
+					      UN_ACCESS_LOOKUP |
+					      UN_ACCESS_EXECUTE);
 	else
 		st = nfs4_status(un_access(cs->cur.ex->ux, &cs->cred,
-					   &cs->cur.fh, want, &granted, NULL));
+					   &cs->cur.fh, res.supported,
+					   &res.access, NULL));
 	if (st != NFS4_OK)
 		return st;
-	ENC(e32(cs->r, want) && e32(cs->r, granted));
+	ENC(xdr_ACCESS4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_lookup(struct cstate *cs)
+static int op_lookup(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct comp4 name;
 	struct v4fh nfh;
 	char path[NFS4_FHSIZE + NFS4_OPAQUE_MAX + 2];
 	int st;
 
-	if (!dcomp(cs->a, &name))
-		return NFS4ERR_BADXDR;
+	comp_take(&arg->nfs_argop4_u.oplookup.objname, &name);
 	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
 		st = comp_check(&name);
@@ -401,13 +412,14 @@ static int op_lookup(struct cstate *cs)
 	return st;
 }
 
-static int op_lookupp(struct cstate *cs)
+static int op_lookupp(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct v4fh nfh;
 	char path[NFS4_FHSIZE];
 	char *slash;
 	int st;
 
+	(void)arg;
 	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, false);
@@ -438,16 +450,18 @@ static int op_lookupp(struct cstate *cs)
 	return st;
 }
 
-static int op_putpubfh(struct cstate *cs)
+static int op_putpubfh(struct cstate *cs, nfs_argop4 *arg)
 {
-	return op_putrootfh(cs);
+	return op_putrootfh(cs, arg);
 }
 
-static int op_readlink(struct cstate *cs)
+static int op_readlink(struct cstate *cs, nfs_argop4 *arg)
 {
 	char buf[UN_PATH_MAX + 1];
+	READLINK4resok res;
 	int n, st;
 
+	(void)arg;
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st != NFS4_OK)
 		return st;
@@ -459,13 +473,14 @@ static int op_readlink(struct cstate *cs)
 		return NFS4ERR_INVAL; /* not a symlink */
 	if (n < 0)
 		return nfs4_status(n);
-	ENC(ebytes(cs->r, buf, (u_int)n));
+	res.link.linktext4_len = (u_int)n;
+	res.link.linktext4_val = buf;
+	ENC(xdr_READLINK4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
 /* May READ/WRITE/SETATTR(size) use this stateid on the current file? */
-static int io_stateid(struct cstate *cs, const struct stateid4 *sid,
-		      uint32_t want)
+static int io_stateid(struct cstate *cs, const stateid4 *sid, uint32_t want)
 {
 	struct nfs4_file f;
 	int st = cur_file(cs, &f);
@@ -475,37 +490,37 @@ static int io_stateid(struct cstate *cs, const struct stateid4 *sid,
 	return st;
 }
 
-static int op_read(struct cstate *cs)
+/*
+ * READ4resok is hand-coded: eof and the data's length precede the data,
+ * which is read from the file straight into the reply; they are filled
+ * in after.
+ */
+static int op_read(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-	uint64_t off;
-	uint32_t count, *hdr;
+	const READ4args *a = &arg->nfs_argop4_u.opread;
+	uint32_t count = a->count, *hdr;
 	u_int pos;
 	uint8_t *data;
 	ssize_t n;
 	bool eof = false;
 	int st;
 
-	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d32(cs->a, &count))
-		return NFS4ERR_BADXDR;
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = io_stateid(cs, &sid, SHARE_READ);
+		st = io_stateid(cs, &a->stateid, SHARE_READ);
 	if (st != NFS4_OK)
 		return st;
 	if (count > NFS4_MAXIO)
 		count = NFS4_MAXIO;
-	/* eof and the length precede the data: read into place, then fill
-	 * them in. */
 	pos = xdr_getpos(cs->r);
 	hdr = xinline(cs->r, 8);
 	data = hdr ? xinline(cs->r, XDR_ROUNDUP(count)) : NULL;
 	if (data == NULL)
-		return NFS4ERR_RESOURCE;
-	n = un_read(cs->cur.ex->ux, &cs->cred, &cs->cur.fh, off, count, data,
-		    &eof, NULL);
+		return NFS4ERR_REP_TOO_BIG;
+	n = un_read(cs->cur.ex->ux, &cs->cred, &cs->cur.fh, a->offset, count,
+		    data, &eof, NULL);
 	if (n < 0) {
 		if (!xdr_setpos(cs->r, pos))
 			return NFS4ERR_SERVERFAULT;
@@ -519,54 +534,73 @@ static int op_read(struct cstate *cs)
 	return NFS4_OK;
 }
 
-static int op_write(struct cstate *cs)
+/*
+ * WRITE4args is hand-decoded (run_op leaves it alone): the generated
+ * decoder would copy the data out of the call record; here they are
+ * written to the file from where they arrived.  The fields before the
+ * data use the generated decoders.
+ */
+struct write_args {
+	stateid4 stateid;
+	offset4 offset;
+	stable_how4 stable;
+	uint32_t len;
+	const void *data;
+};
+
+static bool dwrite(XDR *x, struct write_args *w)
 {
-	struct stateid4 sid;
-	uint64_t off;
-	uint32_t stable, len;
+	if (!xdr_stateid4(x, &w->stateid) || !xdr_offset4(x, &w->offset) ||
+	    !xdr_stable_how4(x, &w->stable) || !d32(x, &w->len))
+		return false;
+	/* Its padding would wrap to 0 and xinline would take 0 bytes for
+	 * 4 GB (fuzz/corpus/nfs4/crash-write-len-wraps). */
+	if (w->len > NFS4_BOUND_DATA)
+		return false;
+	w->data = NULL;
+	if (w->len > 0)
+		w->data = xinline(x, XDR_ROUNDUP(w->len));
+	return w->len == 0 || w->data != NULL;
+}
+
+static int op_write(struct cstate *cs, nfs_argop4 *arg)
+{
+	struct write_args w;
 	enum un_stable committed;
-	const void *data = NULL;
+	WRITE4resok res;
 	ssize_t n;
 	int st;
 
-	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) ||
-	    !d32(cs->a, &stable) || !d32(cs->a, &len))
+	(void)arg;
+	memset(&w, 0, sizeof(w));
+	if (!dwrite(cs->a, &w))
 		return NFS4ERR_BADXDR;
-	/* Its padding would wrap to 0 and xinline would take 0 bytes for
-	 * 4 GB (fuzz/corpus/nfs4/crash-write-len-wraps). */
-	if (len > INT32_MAX - 3)
-		return NFS4ERR_BADXDR;
-	if (len > 0) {
-		data = xinline(cs->a, XDR_ROUNDUP(len));
-		if (data == NULL)
-			return NFS4ERR_BADXDR;
-	}
 	st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = io_stateid(cs, &sid, SHARE_WRITE);
+		st = io_stateid(cs, &w.stateid, SHARE_WRITE);
 	if (st != NFS4_OK)
 		return st;
-	if (stable > UN_FILE_SYNC)
+	if ((uint32_t)w.stable > UN_FILE_SYNC)
 		return NFS4ERR_INVAL;
-	n = un_write(cs->cur.ex->ux, &cs->cred, &cs->cur.fh, off, data, len,
-		     (enum un_stable)stable, &committed, NULL);
+	n = un_write(cs->cur.ex->ux, &cs->cred, &cs->cur.fh, w.offset, w.data,
+		     w.len, (enum un_stable)w.stable, &committed, NULL);
 	if (n < 0)
 		return nfs4_status((int)n);
-	ENC(e32(cs->r, (uint32_t)n) && e32(cs->r, committed) &&
-	    efixed(cs->r, cs->srv->write_verf, 8));
+	res.count = (count4)n;
+	res.committed = (stable_how4)committed;
+	memcpy(res.writeverf, cs->srv->write_verf, NFS4_VERIFIER_SIZE);
+	ENC(xdr_WRITE4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_commit(struct cstate *cs)
+static int op_commit(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t off;
-	uint32_t count;
+	COMMIT4resok res;
 	int st;
 
-	if (!d64(cs->a, &off) || !d32(cs->a, &count))
-		return NFS4ERR_BADXDR;
+	(void)arg; /* the whole file is committed */
 	st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
@@ -575,96 +609,94 @@ static int op_commit(struct cstate *cs)
 					   &cs->cur.fh, NULL));
 	if (st != NFS4_OK)
 		return st;
-	ENC(efixed(cs->r, cs->srv->write_verf, 8));
+	memcpy(res.writeverf, cs->srv->write_verf, NFS4_VERIFIER_SIZE);
+	ENC(xdr_COMMIT4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
 /* ---- 4.2 sparse files (RFC 7862 section 15) ------------------------ */
 
-enum { NFS4_CONTENT_DATA = 0, NFS4_CONTENT_HOLE = 1 };
-
 /* ALLOCATE and DEALLOCATE: the same arguments, checked like a WRITE. */
-static int allocate(struct cstate *cs, bool punch)
+static int allocate(struct cstate *cs, const stateid4 *sid, uint64_t off,
+		    uint64_t len, bool punch)
 {
-	struct stateid4 sid;
-	uint64_t off, len;
-	int st;
+	int st = nfs4_use(cs, &cs->cur, true);
 
-	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d64(cs->a, &len))
-		return NFS4ERR_BADXDR;
-	st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = io_stateid(cs, &sid, SHARE_WRITE);
+		st = io_stateid(cs, sid, SHARE_WRITE);
 	if (st != NFS4_OK)
 		return st;
 	return nfs4_status(un_allocate(cs->cur.ex->ux, &cs->cred, &cs->cur.fh,
 				       off, len, punch));
 }
 
-static int op_allocate(struct cstate *cs)
+static int op_allocate(struct cstate *cs, nfs_argop4 *arg)
 {
-	return allocate(cs, false);
+	const ALLOCATE4args *a = &arg->nfs_argop4_u.opallocate;
+
+	return allocate(cs, &a->aa_stateid, a->aa_offset, a->aa_length,
+			false);
 }
 
-static int op_deallocate(struct cstate *cs)
+static int op_deallocate(struct cstate *cs, nfs_argop4 *arg)
 {
-	return allocate(cs, true);
+	const DEALLOCATE4args *a = &arg->nfs_argop4_u.opdeallocate;
+
+	return allocate(cs, &a->da_stateid, a->da_offset, a->da_length, true);
 }
 
-static int op_seek(struct cstate *cs)
+static int op_seek(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-	uint64_t off, res;
-	uint32_t what;
+	const SEEK4args *a = &arg->nfs_argop4_u.opseek;
+	seek_res4 res;
+	uint64_t off;
 	bool eof;
 	int st;
 
-	if (!dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d32(cs->a, &what))
-		return NFS4ERR_BADXDR;
-	if (what != NFS4_CONTENT_DATA && what != NFS4_CONTENT_HOLE)
+	if (a->sa_what != NFS4_CONTENT_DATA && a->sa_what != NFS4_CONTENT_HOLE)
 		return NFS4ERR_UNION_NOTSUPP;
 	st = nfs4_use(cs, &cs->cur, false);
 	if (st == NFS4_OK && cs->cur.pseudo)
 		st = NFS4ERR_ISDIR;
 	if (st == NFS4_OK)
-		st = io_stateid(cs, &sid, SHARE_READ);
+		st = io_stateid(cs, &a->sa_stateid, SHARE_READ);
 	if (st == NFS4_OK)
 		st = nfs4_status(un_seek(cs->cur.ex->ux, &cs->cred,
-					 &cs->cur.fh, off,
-					 what == NFS4_CONTENT_HOLE, &res,
+					 &cs->cur.fh, a->sa_offset,
+					 a->sa_what == NFS4_CONTENT_HOLE, &off,
 					 &eof));
 	if (st != NFS4_OK)
 		return st;
-	ENC(e32(cs->r, eof) && e64(cs->r, res));
+	res.sr_eof = eof;
+	res.sr_offset = off;
+	ENC(xdr_seek_res4(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_setattr(struct cstate *cs)
+/* SETATTR4res's attrsset follows the status whatever it is. */
+static int op_setattr(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
+	const SETATTR4args *a = &arg->nfs_argop4_u.opsetattr;
 	struct un_sattr sa;
 	uint64_t bits = 0;
 	int st;
 
-	if (!dstateid(cs->a, &sid))
-		return NFS4ERR_BADXDR;
-	/* attrsset follows the status whatever it is */
 	cs->keep_body = true;
-	st = dfattr_set(cs, cs->a, &sa, &bits);
+	st = dfattr_set(cs, &a->obj_attributes, &sa, &bits);
 	if (st == NFS4ERR_BADXDR)
 		cs->keep_body = false;
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && (sa.mask & UN_SET_SIZE))
-		st = io_stateid(cs, &sid, SHARE_WRITE);
+		st = io_stateid(cs, &a->stateid, SHARE_WRITE);
 	if (st == NFS4_OK)
 		st = nfs4_status(un_setattr(cs->cur.ex->ux, &cs->cred,
 					    &cs->cur.fh, &sa, NULL, NULL));
 	if (cs->keep_body && !ebitmap(cs->r, st == NFS4_OK ? bits : 0)) {
 		cs->keep_body = false;
-		return NFS4ERR_RESOURCE;
+		return NFS4ERR_REP_TOO_BIG;
 	}
 	return st;
 }
@@ -681,79 +713,99 @@ static int dir_change(struct cstate *cs, const struct comp4 *name)
 	return st;
 }
 
-static int op_create(struct cstate *cs)
+/* What CREATE makes, by type; the new object's handle in nfh->fh. */
+static int create_obj(struct cstate *cs, const createtype4 *t,
+		      const struct comp4 *name, const struct un_sattr *sa,
+		      struct v4fh *nfh, struct un_wcc *wcc)
 {
-	uint32_t type, major = 0, minor = 0;
+	const linktext4 *ln = &t->createtype4_u.linkdata;
+	const specdata4 *dev = &t->createtype4_u.devdata;
+	struct un_export *ux = cs->cur.ex->ux;
 	char target[UN_PATH_MAX + 1];
-	u_int tlen = 0;
+
+	switch (t->type) {
+	case NF4DIR:
+		return un_mkdir(ux, &cs->cred, &cs->cur.fh, name->s, sa,
+				&nfh->fh, NULL, wcc);
+	case NF4LNK:
+		if (ln->linktext4_len > UN_PATH_MAX)
+			return -ENAMETOOLONG;
+		if (ln->linktext4_len == 0 ||
+		    memchr(ln->linktext4_val, '\0', ln->linktext4_len))
+			return -EINVAL;
+		memcpy(target, ln->linktext4_val, ln->linktext4_len);
+		target[ln->linktext4_len] = '\0';
+		return un_symlink(ux, &cs->cred, &cs->cur.fh, name->s, target,
+				  sa, &nfh->fh, NULL, wcc);
+	case NF4BLK:
+	case NF4CHR:
+	case NF4SOCK:
+	case NF4FIFO:
+		/* nfs_ftype4 and enum un_type number these alike */
+		return un_mknod(ux, &cs->cred, &cs->cur.fh, name->s,
+				(enum un_type)t->type,
+				t->type <= NF4CHR ? dev->specdata1 : 0,
+				t->type <= NF4CHR ? dev->specdata2 : 0, sa,
+				&nfh->fh, NULL, wcc);
+	default:
+		return -EINVAL; /* not reached: op_create checked the type */
+	}
+}
+
+static bool create_type_ok(nfs_ftype4 t)
+{
+	return t == NF4DIR || t == NF4LNK || t == NF4BLK || t == NF4CHR ||
+	       t == NF4SOCK || t == NF4FIFO;
+}
+
+static int op_create(struct cstate *cs, nfs_argop4 *arg)
+{
+	const CREATE4args *a = &arg->nfs_argop4_u.opcreate;
+	u_int words[2];
+	CREATE4resok res;
 	struct comp4 name;
 	struct un_sattr sa;
 	struct un_wcc wcc;
 	struct v4fh nfh;
 	uint64_t bits;
-	struct un_export *ux;
 	int st;
 
-	if (!d32(cs->a, &type))
-		return NFS4ERR_BADXDR;
-	if (type == UN_LNK) {
-		if (!dbytes(cs->a, target, UN_PATH_MAX, &tlen))
-			return NFS4ERR_NAMETOOLONG;
-		target[tlen] = '\0';
-	} else if (type == UN_BLK || type == UN_CHR) {
-		if (!d32(cs->a, &major) || !d32(cs->a, &minor))
-			return NFS4ERR_BADXDR;
-	}
-	if (!dcomp(cs->a, &name))
-		return NFS4ERR_BADXDR;
-	st = dfattr_set(cs, cs->a, &sa, &bits);
+	if (a->objtype.type == NF4LNK &&
+	    a->objtype.createtype4_u.linkdata.linktext4_len > UN_PATH_MAX)
+		return NFS4ERR_NAMETOOLONG;
+	comp_take(&a->objname, &name);
+	st = dfattr_set(cs, &a->createattrs, &sa, &bits);
 	if (st == NFS4_OK)
 		st = dir_change(cs, &name);
 	if (st != NFS4_OK)
 		return st;
 	memset(&wcc, 0, sizeof(wcc));
 	nfh = cs->cur;
-	ux = cs->cur.ex->ux;
-	switch (type) {
-	case UN_DIR:
-		st = un_mkdir(ux, &cs->cred, &cs->cur.fh, name.s, &sa, &nfh.fh,
-			      NULL, &wcc);
-		break;
-	case UN_LNK:
-		if (tlen == 0 || memchr(target, '\0', tlen))
-			return NFS4ERR_INVAL;
-		st = un_symlink(ux, &cs->cred, &cs->cur.fh, name.s, target,
-				&sa, &nfh.fh, NULL, &wcc);
-		break;
-	case UN_BLK:
-	case UN_CHR:
-	case UN_SOCK:
-	case UN_FIFO:
-		st = un_mknod(ux, &cs->cred, &cs->cur.fh, name.s,
-			      (enum un_type)type, major, minor, &sa, &nfh.fh,
-			      NULL, &wcc);
-		break;
-	default:
+	if (!create_type_ok(a->objtype.type))
 		return NFS4ERR_BADTYPE;
-	}
-	st = nfs4_status(st);
+	st = nfs4_status(create_obj(cs, &a->objtype, &name, &sa, &nfh, &wcc));
 	if (st != NFS4_OK)
 		return st;
 	cs->cur = nfh;
-	ENC(ecinfo(cs->r, &wcc) && ebitmap(cs->r, bits));
+	cinfo(&res.cinfo, &wcc);
+	words[0] = (uint32_t)bits;
+	words[1] = (uint32_t)(bits >> 32);
+	res.attrset.bitmap4_len = 2;
+	res.attrset.bitmap4_val = words;
+	ENC(xdr_CREATE4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_remove(struct cstate *cs)
+static int op_remove(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct comp4 name;
 	struct un_handle fh;
 	struct un_attr a;
 	struct un_wcc wcc;
+	REMOVE4resok res;
 	int st;
 
-	if (!dcomp(cs->a, &name))
-		return NFS4ERR_BADXDR;
+	comp_take(&arg->nfs_argop4_u.opremove.target, &name);
 	st = dir_change(cs, &name);
 	if (st != NFS4_OK)
 		return st;
@@ -769,7 +821,8 @@ static int op_remove(struct cstate *cs)
 	st = nfs4_status(st);
 	if (st != NFS4_OK)
 		return st;
-	ENC(ecinfo(cs->r, &wcc));
+	cinfo(&res.cinfo, &wcc);
+	ENC(xdr_REMOVE4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
@@ -786,14 +839,15 @@ static int two_dirs(struct cstate *cs)
 	return NFS4_OK;
 }
 
-static int op_rename(struct cstate *cs)
+static int op_rename(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct comp4 from, to;
 	struct un_wcc fw, tw;
+	RENAME4resok res;
 	int st;
 
-	if (!dcomp(cs->a, &from) || !dcomp(cs->a, &to))
-		return NFS4ERR_BADXDR;
+	comp_take(&arg->nfs_argop4_u.oprename.oldname, &from);
+	comp_take(&arg->nfs_argop4_u.oprename.newname, &to);
 	st = two_dirs(cs);
 	if (st == NFS4_OK)
 		st = need_dir(cs, &cs->saved);
@@ -809,18 +863,20 @@ static int op_rename(struct cstate *cs)
 				   from.s, &cs->cur.fh, to.s, &fw, &tw));
 	if (st != NFS4_OK)
 		return st;
-	ENC(ecinfo(cs->r, &fw) && ecinfo(cs->r, &tw));
+	cinfo(&res.source_cinfo, &fw);
+	cinfo(&res.target_cinfo, &tw);
+	ENC(xdr_RENAME4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_link(struct cstate *cs)
+static int op_link(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct comp4 name;
 	struct un_wcc wcc;
+	LINK4resok res;
 	int st;
 
-	if (!dcomp(cs->a, &name))
-		return NFS4ERR_BADXDR;
+	comp_take(&arg->nfs_argop4_u.oplink.newname, &name);
 	st = two_dirs(cs);
 	if (st == NFS4_OK)
 		st = dir_change(cs, &name);
@@ -831,7 +887,8 @@ static int op_link(struct cstate *cs)
 				 &cs->cur.fh, name.s, NULL, &wcc));
 	if (st != NFS4_OK)
 		return st;
-	ENC(ecinfo(cs->r, &wcc));
+	cinfo(&res.cinfo, &wcc);
+	ENC(xdr_LINK4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
@@ -850,11 +907,13 @@ static bool rd_entry(struct rd_ctx *rc, uint64_t cookie, const char *name,
 		     struct v4obj *o)
 {
 	u_int pos = xdr_getpos(rc->r);
+	component4 nm = { .utf8string_len = (u_int)strlen(name),
+			  .utf8string_val = (char *)(uintptr_t)name };
+	bool_t more = TRUE;
 
 	/* Room for the closing "no more entries" and eof too. */
-	if (e32(rc->r, 1) && e64(rc->r, cookie) &&
-	    ebytes(rc->r, name, (u_int)strlen(name)) &&
-	    efattr(rc->cs, rc->r, o, rc->bm) &&
+	if (xdr_bool(rc->r, &more) && xdr_nfs_cookie4(rc->r, &cookie) &&
+	    xdr_component4(rc->r, &nm) && efattr(rc->cs, rc->r, o, rc->bm) &&
 	    xdr_getpos(rc->r) + 8 <= rc->limit) {
 		rc->n++;
 		return true;
@@ -939,28 +998,30 @@ static int rd_pseudo(struct rd_ctx *rc, uint64_t cookie, bool *eof)
 	return rc->st;
 }
 
-static int op_readdir(struct cstate *cs)
+/*
+ * READDIR4resok is hand-coded: its entries carry fattr4s, whose values
+ * efattr writes in place, and stop where maxcount says; each entry's
+ * fixed fields use the generated encoders.
+ */
+static int op_readdir(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t cookie, verf, verf_out = 0;
-	uint8_t wverf[8];
-	uint32_t dircount, maxcount, *verfp;
+	const READDIR4args *a = &arg->nfs_argop4_u.opreaddir;
+	uint64_t verf, verf_out = 0;
+	uint32_t maxcount = a->maxcount, *verfp;
 	struct rd_ctx rc;
 	u_int pos;
 	bool eof = false;
 	int st;
 
 	memset(&rc, 0, sizeof(rc));
-	if (!d64(cs->a, &cookie) || !xdr_opaque(cs->a, (char *)wverf, 8) ||
-	    !d32(cs->a, &dircount) || !d32(cs->a, &maxcount) ||
-	    !dbitmap(cs->a, rc.bm))
-		return NFS4ERR_BADXDR;
-	memcpy(&verf, wverf, 8);
+	bitmap_words(&a->attr_request, rc.bm);
+	memcpy(&verf, a->cookieverf, sizeof(verf));
 	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, false);
 	if (st != NFS4_OK)
 		return st;
-	if (cookie == 1 || cookie == 2)
+	if (a->cookie == 1 || a->cookie == 2)
 		return NFS4ERR_BAD_COOKIE;
 	rc.cs = cs;
 	rc.r = cs->r;
@@ -970,12 +1031,12 @@ static int op_readdir(struct cstate *cs)
 	rc.limit = pos + maxcount;
 	verfp = xinline(cs->r, 8);
 	if (verfp == NULL)
-		return NFS4ERR_RESOURCE;
+		return NFS4ERR_REP_TOO_BIG;
 	if (cs->cur.pseudo) {
-		st = rd_pseudo(&rc, cookie, &eof);
+		st = rd_pseudo(&rc, a->cookie, &eof);
 	} else {
 		st = nfs4_status(un_readdir(cs->cur.ex->ux, &cs->cred,
-					    &cs->cur.fh, cookie, verf, true,
+					    &cs->cur.fh, a->cookie, verf, true,
 					    rd_cb, &rc, &verf_out, &eof, NULL));
 		if (st == NFS4_OK)
 			st = rc.st;
@@ -983,7 +1044,7 @@ static int op_readdir(struct cstate *cs)
 	if (st == NFS4_OK && rc.n == 0 && !eof)
 		st = NFS4ERR_TOOSMALL;
 	if (st == NFS4_OK && !(e32(cs->r, 0) && e32(cs->r, eof)))
-		st = NFS4ERR_RESOURCE;
+		st = NFS4ERR_REP_TOO_BIG;
 	if (st != NFS4_OK) {
 		if (!xdr_setpos(cs->r, pos))
 			return NFS4ERR_SERVERFAULT;
@@ -993,65 +1054,68 @@ static int op_readdir(struct cstate *cs)
 	return NFS4_OK;
 }
 
-static int op_secinfo(struct cstate *cs)
+/* AUTH_SYS is the only flavor served; SECINFO consumes the fh. */
+static int esecinfo_sys(struct cstate *cs)
+{
+	secinfo4 sys = { .flavor = 1 /* AUTH_SYS */ };
+	SECINFO4resok res = { .SECINFO4resok_len = 1,
+			      .SECINFO4resok_val = &sys };
+
+	cs->cur.set = false;
+	ENC(xdr_SECINFO4resok(cs->r, &res));
+	return NFS4_OK;
+}
+
+static int op_secinfo(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct comp4 name;
 	int st;
 
-	if (!dcomp(cs->a, &name))
-		return NFS4ERR_BADXDR;
+	comp_take(&arg->nfs_argop4_u.opsecinfo.name, &name);
 	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
 		st = comp_check(&name);
 	if (st != NFS4_OK)
 		return st;
-	/* AUTH_SYS is the only flavor served; SECINFO consumes the fh. */
-	cs->cur.set = false;
-	ENC(e32(cs->r, 1) && e32(cs->r, 1 /* AUTH_SYS */));
-	return NFS4_OK;
+	return esecinfo_sys(cs);
 }
 
 /* ---- client ids (4.0) ---- */
 
-static int op_setclientid(struct cstate *cs)
+static int op_setclientid(struct cstate *cs, nfs_argop4 *arg)
 {
-	char name[NFS4_OPAQUE_MAX], buf[NFS4_OPAQUE_MAX];
-	uint8_t verf[8], confirm[8];
-	uint32_t prog, ident;
-	u_int len, blen;
+	const nfs_client_id4 *c = &arg->nfs_argop4_u.opsetclientid.client;
+	SETCLIENTID4resok res;
+	uint8_t confirm[NFS4_VERIFIER_SIZE];
 	uint64_t id;
 	int st;
 
-	if (!dfixed(cs->a, verf, 8) ||
-	    !dbytes(cs->a, name, sizeof(name), &len) || !d32(cs->a, &prog) ||
-	    !dbytes(cs->a, buf, sizeof(buf), &blen) ||
-	    !dbytes(cs->a, buf, sizeof(buf), &blen) || !d32(cs->a, &ident))
-		return NFS4ERR_BADXDR;
 	/* the callback address is not kept: no delegations are given */
-	st = nfs4_setclientid(verf, name, len, &id, confirm);
+	st = nfs4_setclientid((const uint8_t *)c->verifier,
+			      opaque_bytes(c->id.id_val), c->id.id_len, &id,
+			      confirm);
 	if (st != NFS4_OK)
 		return st;
-	ENC(e64(cs->r, id) && efixed(cs->r, confirm, 8));
+	res.clientid = id;
+	memcpy(res.setclientid_confirm, confirm, sizeof(confirm));
+	ENC(xdr_SETCLIENTID4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_setclientid_confirm(struct cstate *cs)
+static int op_setclientid_confirm(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t id;
-	uint8_t confirm[8];
+	const SETCLIENTID_CONFIRM4args *a =
+		&arg->nfs_argop4_u.opsetclientid_confirm;
 
-	if (!d64(cs->a, &id) || !dfixed(cs->a, confirm, 8))
-		return NFS4ERR_BADXDR;
-	return nfs4_setclientid_confirm(id, confirm);
+	(void)cs;
+	return nfs4_setclientid_confirm(
+		a->clientid, (const uint8_t *)a->setclientid_confirm);
 }
 
-static int op_renew(struct cstate *cs)
+static int op_renew(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t id;
-
-	if (!d64(cs->a, &id))
-		return NFS4ERR_BADXDR;
-	return nfs4_client_renew(id);
+	(void)cs;
+	return nfs4_client_renew(arg->nfs_argop4_u.oprenew.clientid);
 }
 
 /* ---- opens ---- */
@@ -1135,12 +1199,20 @@ static int open_file(struct cstate *cs, const struct comp4 *name, bool create,
 	return st;
 }
 
-static bool eopen_ok(struct cstate *cs, const struct stateid4 *sid,
+static bool eopen_ok(struct cstate *cs, const stateid4 *sid,
 		     const struct un_wcc *wcc, uint64_t bits)
 {
-	return estateid(cs->r, sid) && ecinfo(cs->r, wcc) &&
-	       e32(cs->r, 4 /* OPEN4_RESULT_LOCKTYPE_POSIX */) &&
-	       ebitmap(cs->r, bits) && e32(cs->r, 0 /* OPEN_DELEGATE_NONE */);
+	u_int words[2] = { (uint32_t)bits, (uint32_t)(bits >> 32) };
+	OPEN4resok res;
+
+	memset(&res, 0, sizeof(res));
+	res.stateid = *sid;
+	cinfo(&res.cinfo, wcc);
+	res.rflags = OPEN4_RESULT_LOCKTYPE_POSIX;
+	res.attrset.bitmap4_len = 2;
+	res.attrset.bitmap4_val = words;
+	res.delegation.delegation_type = OPEN_DELEGATE_NONE;
+	return xdr_OPEN4resok(cs->r, &res);
 }
 
 /* The share reservation for the file nfh names; then the reply. */
@@ -1194,56 +1266,68 @@ static int open_by_fh(struct cstate *cs, uint32_t access, uint32_t deny,
 	return open_finish(cs, &cs->cur, access, deny, &wcc, 0);
 }
 
+/* What OPEN4args asks, as the functions below take it. */
 struct open_args {
 	uint32_t seqid, access, deny, opentype, how, claim;
 	uint64_t clientid;
-	char owner[NFS4_OPAQUE_MAX];
+	const char *owner; /* in the decoded OPEN4args */
 	u_int olen;
-	uint8_t verf[8];
+	uint8_t verf[NFS4_VERIFIER_SIZE];
 	struct un_sattr sa;
 	uint64_t bits;
 	struct comp4 name;
 };
 
 /* createhow4; a status for attributes that cannot be set. */
-static int dopen_create(struct cstate *cs, struct open_args *o)
+static int dopen_create(struct cstate *cs, const createhow4 *how,
+			struct open_args *o)
 {
-	if (!d32(cs->a, &o->how))
-		return NFS4ERR_BADXDR;
-	if (o->how == 0 || o->how == 1)
-		return dfattr_set(cs, cs->a, &o->sa, &o->bits);
-	if (o->how == 2)
-		return dfixed(cs->a, o->verf, 8) ? NFS4_OK : NFS4ERR_BADXDR;
-	if (o->how == 3 && cs->minor > 0) /* EXCLUSIVE4_1 */
-		return dfixed(cs->a, o->verf, 8)
-			       ? dfattr_set(cs, cs->a, &o->sa, &o->bits)
-			       : NFS4ERR_BADXDR;
-	return NFS4ERR_INVAL;
+	const creatverfattr *both = &how->createhow4_u.ch_createboth;
+
+	o->how = how->mode;
+	switch (how->mode) {
+	case UNCHECKED4:
+	case GUARDED4:
+		return dfattr_set(cs, &how->createhow4_u.createattrs, &o->sa,
+				  &o->bits);
+	case EXCLUSIVE4:
+		memcpy(o->verf, how->createhow4_u.createverf, sizeof(o->verf));
+		return NFS4_OK;
+	case EXCLUSIVE4_1:
+		if (cs->minor == 0)
+			return NFS4ERR_INVAL;
+		memcpy(o->verf, both->cva_verf, sizeof(o->verf));
+		return dfattr_set(cs, &both->cva_attrs, &o->sa, &o->bits);
+	default:
+		return NFS4ERR_INVAL;
+	}
 }
 
-static int dopen(struct cstate *cs, struct open_args *o)
+/* OPEN4args digested: a status for what the op cannot take. */
+static int dopen(struct cstate *cs, const OPEN4args *in, struct open_args *o)
 {
-	uint32_t dtype;
 	int st = NFS4_OK;
 
 	memset(o, 0, sizeof(*o));
-	if (!d32(cs->a, &o->seqid) || !d32(cs->a, &o->access) ||
-	    !d32(cs->a, &o->deny) || !d64(cs->a, &o->clientid) ||
-	    !dbytes(cs->a, o->owner, sizeof(o->owner), &o->olen) ||
-	    !d32(cs->a, &o->opentype))
-		return NFS4ERR_BADXDR;
-	if (o->opentype == 1) /* OPEN4_CREATE */
-		st = dopen_create(cs, o);
+	o->seqid = in->seqid;
+	o->access = in->share_access;
+	o->deny = in->share_deny;
+	o->clientid = in->owner.clientid;
+	o->owner = opaque_bytes(in->owner.owner.owner_val);
+	o->olen = in->owner.owner.owner_len;
+	o->opentype = in->openhow.opentype;
+	o->claim = in->claim.claim;
+	if (in->openhow.opentype == OPEN4_CREATE)
+		st = dopen_create(cs, &in->openhow.openflag4_u.how, o);
 	if (st != NFS4_OK)
 		return st;
-	if (!d32(cs->a, &o->claim))
-		return NFS4ERR_BADXDR;
-	switch (o->claim) {
-	case 0: /* CLAIM_NULL */
-		return dcomp(cs->a, &o->name) ? NFS4_OK : NFS4ERR_BADXDR;
-	case 1: /* CLAIM_PREVIOUS */
-		return d32(cs->a, &dtype) ? NFS4_OK : NFS4ERR_BADXDR;
-	case 4: /* CLAIM_FH (4.1) */
+	switch (in->claim.claim) {
+	case CLAIM_NULL:
+		comp_take(&in->claim.open_claim4_u.file, &o->name);
+		return NFS4_OK;
+	case CLAIM_PREVIOUS:
+		return NFS4_OK;
+	case CLAIM_FH:
 		return cs->minor ? NFS4_OK : NFS4ERR_NOTSUPP;
 	default:
 		return NFS4ERR_NOTSUPP;
@@ -1256,7 +1340,7 @@ static int replay_reply(struct cstate *cs, struct nfs4_replay *rp)
 	int st = rp->status;
 
 	if (rp->len && !efixed(cs->r, rp->body, rp->len))
-		st = NFS4ERR_RESOURCE;
+		st = NFS4ERR_REP_TOO_BIG;
 	else
 		cs->keep_body = true;
 	nfs4_replay_free(rp);
@@ -1293,25 +1377,25 @@ static int open_null(struct cstate *cs, struct open_args *o)
 	return st;
 }
 
-static int op_open(struct cstate *cs)
+static int op_open(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct open_args *o = malloc(sizeof(*o));
-	struct nfs4_replay rp;
+	struct nfs4_replay rp = { .status = -1 };
 	struct v4fh nfh;
 	int st, dst;
 
 	if (o == NULL)
 		return NFS4ERR_RESOURCE;
-	st = dst = dopen(cs, o);
+	st = dst = dopen(cs, &arg->nfs_argop4_u.opopen, o);
 	if (dst == NFS4ERR_BADXDR)
 		goto out;
 	/* the owner's seqid decides first: any other error moves it */
-	if (o->claim == 4)
+	if (o->claim == CLAIM_FH)
 		st = nfs4_open_owner41(cs, o->clientid, o->owner, o->olen);
 	else
 		st = nfs4_open_owner(cs, o->clientid, o->owner, o->olen,
 				     o->seqid, &rp);
-	if (o->claim != 4 && rp.status >= 0) { /* a retransmission */
+	if (o->claim != CLAIM_FH && rp.status >= 0) { /* a retransmission */
 		st = replay_reply(cs, &rp);
 		if (st == NFS4_OK &&
 		    fh_from_wire(cs, rp.fh, rp.fhlen, &nfh) == NFS4_OK)
@@ -1321,110 +1405,100 @@ static int op_open(struct cstate *cs)
 	if (st == NFS4_OK)
 		st = dst; /* an argument refused, after the seqid check */
 	if (st == NFS4_OK)
-		st = nfs4_grace_check(o->clientid, o->claim == 1);
+		st = nfs4_grace_check(o->clientid, o->claim == CLAIM_PREVIOUS);
 	o->access &= 0xff; /* 4.1's WANT_* flags: no delegations */
 	if (st == NFS4_OK && (o->access == 0 || o->access > SHARE_BOTH ||
 			      o->deny > SHARE_BOTH))
 		st = NFS4ERR_INVAL;
 	if (st == NFS4_OK)
-		st = o->claim == 0 ? open_null(cs, o)
-				   : open_by_fh(cs, o->access, o->deny,
-						o->opentype);
+		st = o->claim == CLAIM_NULL
+			     ? open_null(cs, o)
+			     : open_by_fh(cs, o->access, o->deny, o->opentype);
 out:
 	free(o);
 	return st;
 }
 
-/* OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE: the stateid moves on. */
+/* OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE: the stateid moves on; each
+ * result is the stateid4 (OPEN_CONFIRM4resok, OPEN_DOWNGRADE4resok and
+ * CLOSE4res's arm). */
 static int open_stid_reply(struct cstate *cs, int st,
-			   struct nfs4_replay *rp, const struct stateid4 *sid)
+			   struct nfs4_replay *rp, stateid4 *sid)
 {
 	if (rp->status >= 0)
 		return replay_reply(cs, rp);
 	if (st != NFS4_OK)
 		return st;
-	ENC(estateid(cs->r, sid));
+	ENC(xdr_stateid4(cs->r, sid));
 	return NFS4_OK;
 }
 
-static int op_open_confirm(struct cstate *cs)
+static int op_open_confirm(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-	struct nfs4_replay rp;
+	const OPEN_CONFIRM4args *a = &arg->nfs_argop4_u.opopen_confirm;
+	stateid4 sid = a->open_stateid;
+	struct nfs4_replay rp = { .status = -1 };
 	struct nfs4_file f;
-	uint32_t seqid;
 	int st;
 
-	if (!dstateid(cs->a, &sid) || !d32(cs->a, &seqid))
-		return NFS4ERR_BADXDR;
-	rp.status = -1;
 	st = cur_file(cs, &f);
 	if (st == NFS4_OK)
-		st = nfs4_open_confirm(cs, &sid, seqid, &f, &rp);
+		st = nfs4_open_confirm(cs, &sid, a->seqid, &f, &rp);
 	return open_stid_reply(cs, st, &rp, &sid);
 }
 
-static int op_close(struct cstate *cs)
+static int op_close(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-	struct nfs4_replay rp;
+	const CLOSE4args *a = &arg->nfs_argop4_u.opclose;
+	stateid4 sid = a->open_stateid;
+	struct nfs4_replay rp = { .status = -1 };
 	struct nfs4_file f;
-	uint32_t seqid;
 	int st;
 
-	if (!d32(cs->a, &seqid) || !dstateid(cs->a, &sid))
-		return NFS4ERR_BADXDR;
-	rp.status = -1;
 	st = cur_file(cs, &f);
 	if (st == NFS4_OK)
-		st = nfs4_close(cs, &sid, seqid, &f, &rp);
+		st = nfs4_close(cs, &sid, a->seqid, &f, &rp);
 	return open_stid_reply(cs, st, &rp, &sid);
 }
 
-static int op_open_downgrade(struct cstate *cs)
+static int op_open_downgrade(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-	struct nfs4_replay rp;
+	const OPEN_DOWNGRADE4args *a = &arg->nfs_argop4_u.opopen_downgrade;
+	stateid4 sid = a->open_stateid;
+	struct nfs4_replay rp = { .status = -1 };
 	struct nfs4_file f;
-	uint32_t seqid, access, deny;
 	int st;
 
-	if (!dstateid(cs->a, &sid) || !d32(cs->a, &seqid) ||
-	    !d32(cs->a, &access) || !d32(cs->a, &deny))
-		return NFS4ERR_BADXDR;
-	rp.status = -1;
-	access &= 0xff;
 	st = cur_file(cs, &f);
 	if (st == NFS4_OK)
-		st = nfs4_open_downgrade(cs, &sid, seqid, access, deny, &f,
-					 &rp);
+		st = nfs4_open_downgrade(cs, &sid, a->seqid,
+					 a->share_access & 0xff, a->share_deny,
+					 &f, &rp);
 	return open_stid_reply(cs, st, &rp, &sid);
 }
 
-static int op_delegreturn(struct cstate *cs)
+static int op_delegreturn(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid;
-
-	if (!dstateid(cs->a, &sid))
-		return NFS4ERR_BADXDR;
+	(void)cs;
+	(void)arg;
 	return NFS4ERR_BAD_STATEID; /* no delegations are given */
 }
 
-static int op_release_lockowner(struct cstate *cs)
+static int op_release_lockowner(struct cstate *cs, nfs_argop4 *arg)
 {
-	char owner[NFS4_OPAQUE_MAX];
-	uint64_t clientid;
-	u_int len;
+	const lock_owner4 *lo =
+		&arg->nfs_argop4_u.oprelease_lockowner.lock_owner;
 
-	if (!d64(cs->a, &clientid) ||
-	    !dbytes(cs->a, owner, sizeof(owner), &len))
-		return NFS4ERR_BADXDR;
-	return nfs4_release_lockowner(clientid, owner, len);
+	(void)cs;
+	return nfs4_release_lockowner(lo->clientid,
+				      opaque_bytes(lo->owner.owner_val),
+				      lo->owner.owner_len);
 }
 
-static int op_notsupp(struct cstate *cs)
+static int op_notsupp(struct cstate *cs, nfs_argop4 *arg)
 {
 	(void)cs;
+	(void)arg;
 	return NFS4ERR_NOTSUPP;
 }
 
@@ -1434,62 +1508,39 @@ static int op_notsupp(struct cstate *cs)
  * execution (RFC 8881 section 2.10.6); nfs4state.c keeps them.
  */
 
-static int op_exchange_id(struct cstate *cs)
+static int op_exchange_id(struct cstate *cs, nfs_argop4 *arg)
 {
-	char name[NFS4_OPAQUE_MAX];
-	uint8_t verf[8];
-	uint32_t flags, how, n, seq, bm[NFS4_BITMAP_WORDS];
-	uint64_t t, id;
-	u_int len;
+	const EXCHANGE_ID4args *a = &arg->nfs_argop4_u.opexchange_id;
+	const client_owner4 *co = &a->eia_clientowner;
+	static char scope[] = "unionnfsd";
+	EXCHANGE_ID4resok res;
+	uint64_t id;
+	uint32_t seq;
 	bool confirmed;
-	static const char scope[] = "unionnfsd";
 	int st;
 
-	if (!dfixed(cs->a, verf, 8) ||
-	    !dbytes(cs->a, name, sizeof(name), &len) || !d32(cs->a, &flags) ||
-	    !d32(cs->a, &how))
-		return NFS4ERR_BADXDR;
-	if (how == 1) { /* SP4_MACH_CRED: two bitmaps, answered SP4_NONE */
-		if (!dbitmap(cs->a, bm) || !dbitmap(cs->a, bm))
-			return NFS4ERR_BADXDR;
-	} else if (how != 0) {
+	/* SP4_MACH_CRED is answered SP4_NONE; SP4_SSV is not offered */
+	if (a->eia_state_protect.spa_how == SP4_SSV)
 		return NFS4ERR_NOTSUPP;
-	}
-	if (!d32(cs->a, &n) || n > 1)
-		return NFS4ERR_BADXDR;
-	if (n == 1 && !(skip_bytes(cs->a) && skip_bytes(cs->a) &&
-			d64(cs->a, &t) && d32(cs->a, &flags)))
-		return NFS4ERR_BADXDR;
-	st = nfs4_exchange_id(verf, name, len, &id, &seq, &confirmed);
+	st = nfs4_exchange_id((const uint8_t *)co->co_verifier,
+			      opaque_bytes(co->co_ownerid.co_ownerid_val),
+			      co->co_ownerid.co_ownerid_len, &id, &seq,
+			      &confirmed);
 	if (st != NFS4_OK)
 		return st;
-	flags = 0x00010000; /* EXCHGID4_FLAG_USE_NON_PNFS */
+	memset(&res, 0, sizeof(res));
+	res.eir_clientid = id;
+	res.eir_sequenceid = seq;
+	res.eir_flags = EXCHGID4_FLAG_USE_NON_PNFS;
 	if (confirmed)
-		flags |= 0x80000000; /* EXCHGID4_FLAG_CONFIRMED_R */
-	ENC(e64(cs->r, id) && e32(cs->r, seq) && e32(cs->r, flags) &&
-	    e32(cs->r, 0 /* SP4_NONE */) && e64(cs->r, 0) &&
-	    ebytes(cs->r, scope, sizeof(scope) - 1) &&
-	    ebytes(cs->r, scope, sizeof(scope) - 1) && e32(cs->r, 0));
+		res.eir_flags |= EXCHGID4_FLAG_CONFIRMED_R;
+	res.eir_state_protect.spr_how = SP4_NONE;
+	res.eir_server_owner.so_major_id.so_major_id_len = sizeof(scope) - 1;
+	res.eir_server_owner.so_major_id.so_major_id_val = scope;
+	res.eir_server_scope.eir_server_scope_len = sizeof(scope) - 1;
+	res.eir_server_scope.eir_server_scope_val = scope;
+	ENC(xdr_EXCHANGE_ID4resok(cs->r, &res));
 	return NFS4_OK;
-}
-struct chan_attrs {
-	uint32_t pad, maxreq, maxresp, maxcached, maxops, maxreqs, nird, ird;
-};
-
-static bool dchan(XDR *x, struct chan_attrs *c)
-{
-	memset(c, 0, sizeof(*c));
-	return d32(x, &c->pad) && d32(x, &c->maxreq) && d32(x, &c->maxresp) &&
-	       d32(x, &c->maxcached) && d32(x, &c->maxops) &&
-	       d32(x, &c->maxreqs) && d32(x, &c->nird) && c->nird <= 1 &&
-	       (c->nird == 0 || d32(x, &c->ird));
-}
-
-static bool echan(XDR *x, const struct chan_attrs *c)
-{
-	return e32(x, 0) && e32(x, c->maxreq) && e32(x, c->maxresp) &&
-	       e32(x, c->maxcached) && e32(x, c->maxops) &&
-	       e32(x, c->maxreqs) && e32(x, 0);
 }
 
 static uint32_t min32(uint32_t a, uint32_t b)
@@ -1497,93 +1548,89 @@ static uint32_t min32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
-/* callback_sec_parms4: read and ignored (no back channel yet). */
-static bool skip_cb_sec(XDR *x)
+/* The fore channel as the server can serve it (RFC 8881 18.36.3). */
+static void chan_negotiate(struct cstate *cs, channel_attrs4 *c)
 {
-	uint32_t n, flavor, v, ngids;
-
-	if (!d32(x, &n) || n > 16)
-		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!d32(x, &flavor))
-			return false;
-		if (flavor == 1) { /* AUTH_SYS */
-			if (!d32(x, &v) || !skip_bytes(x) || !d32(x, &v) ||
-			    !d32(x, &v) || !d32(x, &ngids) || ngids > 16)
-				return false;
-			for (uint32_t g = 0; g < ngids; g++)
-				if (!d32(x, &v))
-					return false;
-		} else if (flavor == 6) { /* RPCSEC_GSS */
-			if (!d32(x, &v) || !skip_bytes(x) || !skip_bytes(x))
-				return false;
-		} else if (flavor != 0) {
-			return false;
-		}
-	}
-	return true;
+	c->ca_headerpadsize = 0;
+	c->ca_maxrequestsize = min32(c->ca_maxrequestsize,
+				     cs->srv->cfg->max_record);
+	c->ca_maxresponsesize = min32(c->ca_maxresponsesize,
+				      NFS4_MAXIO + NFS4_REPLY_SLACK);
+	c->ca_maxresponsesize_cached = min32(c->ca_maxresponsesize_cached,
+					     NFS4_CACHED_MAX);
+	c->ca_maxoperations = min32(c->ca_maxoperations, NFS4_MAXOPS);
+	c->ca_maxrequests = min32(c->ca_maxrequests, NFS4_SLOTS);
+	if (c->ca_maxrequests == 0)
+		c->ca_maxrequests = 1;
+	c->ca_rdma_ird.ca_rdma_ird_len = 0; /* no RDMA */
 }
 
-static int op_create_session(struct cstate *cs)
+static int op_create_session(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t clientid;
-	uint32_t seq, flags, prog;
-	struct chan_attrs fore, back;
-	uint8_t id[16];
+	const CREATE_SESSION4args *a = &arg->nfs_argop4_u.opcreate_session;
+	CREATE_SESSION4resok res;
+	uint8_t id[NFS4_SESSIONID_SIZE];
 	int st;
 
-	if (!d64(cs->a, &clientid) || !d32(cs->a, &seq) ||
-	    !d32(cs->a, &flags) || !dchan(cs->a, &fore) ||
-	    !dchan(cs->a, &back) || !d32(cs->a, &prog) ||
-	    !skip_cb_sec(cs->a))
-		return NFS4ERR_BADXDR;
-	fore.maxreq = min32(fore.maxreq, cs->srv->cfg->max_record);
-	fore.maxresp = min32(fore.maxresp, NFS4_MAXIO + NFS4_REPLY_SLACK);
-	fore.maxcached = min32(fore.maxcached, NFS4_CACHED_MAX);
-	fore.maxops = min32(fore.maxops, NFS4_MAXOPS);
-	fore.maxreqs = min32(fore.maxreqs, NFS4_SLOTS);
-	if (fore.maxreqs == 0)
-		fore.maxreqs = 1;
-	st = nfs4_create_session(clientid, fore.maxreqs, id);
+	memset(&res, 0, sizeof(res));
+	res.csr_fore_chan_attrs = a->csa_fore_chan_attrs;
+	chan_negotiate(cs, &res.csr_fore_chan_attrs);
+	/* the back channel is echoed: no callbacks yet */
+	res.csr_back_chan_attrs = a->csa_back_chan_attrs;
+	res.csr_back_chan_attrs.ca_headerpadsize = 0;
+	res.csr_back_chan_attrs.ca_rdma_ird.ca_rdma_ird_len = 0;
+	st = nfs4_create_session(a->csa_clientid, &res.csr_fore_chan_attrs,
+				 id);
 	if (st != NFS4_OK)
 		return st;
-	/* flags 0: no persistence, no back channel (no callbacks yet) */
-	ENC(efixed(cs->r, id, 16) && e32(cs->r, seq) && e32(cs->r, 0) &&
-	    echan(cs->r, &fore) && echan(cs->r, &back));
+	memcpy(res.csr_sessionid, id, sizeof(id));
+	res.csr_sequence = a->csa_sequence;
+	res.csr_flags = 0; /* no persistence, no back channel */
+	ENC(xdr_CREATE_SESSION4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_destroy_session(struct cstate *cs)
+static int op_destroy_session(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint8_t id[16];
-
-	if (!dfixed(cs->a, id, 16))
-		return NFS4ERR_BADXDR;
-	return nfs4_destroy_session(cs, id);
+	return nfs4_destroy_session(
+		cs, (const uint8_t *)arg->nfs_argop4_u.opdestroy_session
+			    .dsa_sessionid);
 }
 
-static int op_destroy_clientid(struct cstate *cs)
+static int op_destroy_clientid(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint64_t id;
-
-	if (!d64(cs->a, &id))
-		return NFS4ERR_BADXDR;
-	return nfs4_destroy_clientid(id, cs->session);
+	return nfs4_destroy_clientid(
+		arg->nfs_argop4_u.opdestroy_clientid.dca_clientid,
+		cs->session);
 }
 
-static int op_bind_conn_to_session(struct cstate *cs)
+/*
+ * BACKCHANNEL_CTL (REQUIRED in 4.1): the callback program and security
+ * for a back channel.  None is bound (CREATE_SESSION gives no
+ * CONN_BACK_CHAN, no callbacks are made), so there is nothing to change;
+ * the arguments decoded, the new parameters are accepted, as knfsd does.
+ */
+static int op_backchannel_ctl(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint8_t id[16];
-	uint32_t dir, rdma;
+	(void)cs; /* it follows SEQUENCE: op_position */
+	(void)arg;
+	return NFS4_OK;
+}
+
+static int op_bind_conn_to_session(struct cstate *cs, nfs_argop4 *arg)
+{
+	const BIND_CONN_TO_SESSION4args *a =
+		&arg->nfs_argop4_u.opbind_conn_to_session;
+	BIND_CONN_TO_SESSION4resok res;
 	int st;
 
-	if (!dfixed(cs->a, id, 16) || !d32(cs->a, &dir) || !d32(cs->a, &rdma))
-		return NFS4ERR_BADXDR;
-	st = nfs4_bind_session(id);
+	st = nfs4_bind_session((const uint8_t *)a->bctsa_sessid);
 	if (st != NFS4_OK)
 		return st;
-	ENC(efixed(cs->r, id, 16) && e32(cs->r, 1 /* CDFS4_FORE */) &&
-	    e32(cs->r, 0));
+	memcpy(res.bctsr_sessid, a->bctsa_sessid, NFS4_SESSIONID_SIZE);
+	res.bctsr_dir = CDFS4_FORE;
+	res.bctsr_use_conn_in_rdma_mode = FALSE;
+	ENC(xdr_BIND_CONN_TO_SESSION4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
@@ -1591,72 +1638,64 @@ static int op_bind_conn_to_session(struct cstate *cs)
  * SEQUENCE: claim the slot.  A retransmission (the slot's current seqid)
  * is answered from the slot's cache by the COMPOUND loop.
  */
-static int op_sequence(struct cstate *cs)
+static int op_sequence(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint8_t id[16];
-	uint32_t seq, slotid, highest, cachethis, nslots = 0;
+	const SEQUENCE4args *a = &arg->nfs_argop4_u.opsequence;
+	SEQUENCE4resok res;
+	uint32_t nslots = 0;
 	int st;
 
-	if (!dfixed(cs->a, id, 16) || !d32(cs->a, &seq) ||
-	    !d32(cs->a, &slotid) || !d32(cs->a, &highest) ||
-	    !d32(cs->a, &cachethis))
-		return NFS4ERR_BADXDR;
-	st = nfs4_sequence(cs, id, seq, slotid, &nslots);
+	st = nfs4_sequence(cs, (const uint8_t *)a->sa_sessionid,
+			   a->sa_sequenceid, a->sa_slotid, &nslots);
 	if (st != NFS4_OK || cs->replay)
 		return st;
-	ENC(efixed(cs->r, id, 16) && e32(cs->r, seq) && e32(cs->r, slotid) &&
-	    e32(cs->r, nslots - 1) && e32(cs->r, nslots - 1) &&
-	    e32(cs->r, 0 /* status flags */));
+	memcpy(res.sr_sessionid, a->sa_sessionid, NFS4_SESSIONID_SIZE);
+	res.sr_sequenceid = a->sa_sequenceid;
+	res.sr_slotid = a->sa_slotid;
+	res.sr_highest_slotid = nslots - 1;
+	res.sr_target_highest_slotid = nslots - 1;
+	res.sr_status_flags = 0;
+	ENC(xdr_SEQUENCE4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_reclaim_complete(struct cstate *cs)
+static int op_reclaim_complete(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint32_t one_fs;
-
-	if (!d32(cs->a, &one_fs))
-		return NFS4ERR_BADXDR;
 	/* one file system done: the whole client is done when it says so
 	 * without rca_one_fs (RFC 8881 18.51.3) */
-	return one_fs ? NFS4_OK : nfs4_reclaim_complete(cs);
+	return arg->nfs_argop4_u.opreclaim_complete.rca_one_fs
+		       ? NFS4_OK
+		       : nfs4_reclaim_complete(cs);
 }
 
-static int op_secinfo_no_name(struct cstate *cs)
+static int op_secinfo_no_name(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint32_t style;
-
-	if (!d32(cs->a, &style))
-		return NFS4ERR_BADXDR;
+	(void)arg; /* either style: the answer is AUTH_SYS */
 	if (!cs->cur.set)
 		return NFS4ERR_NOFILEHANDLE;
-	cs->cur.set = false;
-	ENC(e32(cs->r, 1) && e32(cs->r, 1 /* AUTH_SYS */));
+	return esecinfo_sys(cs);
+}
+
+static int op_test_stateid(struct cstate *cs, nfs_argop4 *arg)
+{
+	const TEST_STATEID4args *a = &arg->nfs_argop4_u.optest_stateid;
+	nfsstat4 codes[NFS4_BOUND_STATEIDS];
+	TEST_STATEID4resok res;
+	u_int n = a->ts_stateids.ts_stateids_len;
+
+	for (u_int i = 0; i < n; i++)
+		codes[i] = (nfsstat4)nfs4_stateid_test(
+			&a->ts_stateids.ts_stateids_val[i]);
+	res.tsr_status_codes.tsr_status_codes_len = n;
+	res.tsr_status_codes.tsr_status_codes_val = codes;
+	ENC(xdr_TEST_STATEID4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
-static int op_test_stateid(struct cstate *cs)
+static int op_free_stateid(struct cstate *cs, nfs_argop4 *arg)
 {
-	struct stateid4 sid[64];
-	uint32_t n;
-
-	if (!d32(cs->a, &n) || n > 64)
-		return NFS4ERR_BADXDR;
-	for (uint32_t i = 0; i < n; i++)
-		if (!dstateid(cs->a, &sid[i]))
-			return NFS4ERR_BADXDR;
-	ENC(e32(cs->r, n));
-	for (uint32_t i = 0; i < n; i++)
-		ENC(e32(cs->r, (uint32_t)nfs4_stateid_test(&sid[i])));
-	return NFS4_OK;
-}
-
-static int op_free_stateid(struct cstate *cs)
-{
-	struct stateid4 sid;
-
-	if (!dstateid(cs->a, &sid))
-		return NFS4ERR_BADXDR;
-	return nfs4_free_stateid(&sid);
+	(void)cs;
+	return nfs4_free_stateid(&arg->nfs_argop4_u.opfree_stateid.fsa_stateid);
 }
 
 /* ---- byte-range locks ----------------------------------------------------
@@ -1703,44 +1742,66 @@ static int lock_object(struct cstate *cs, struct lk_object *obj,
 	return st;
 }
 
-static bool dlock_owner(XDR *x, struct nfs4_lockowner *lo)
+/* A decoded lock_owner4 (at most NFS4_OPAQUE_LIMIT bytes: it fits). */
+static void lock_owner_take(const lock_owner4 *in, struct nfs4_lockowner *lo)
 {
-	return d64(x, &lo->clientid) &&
-	       dbytes(x, lo->owner, sizeof(lo->owner), &lo->owner_len);
+	memset(lo, 0, sizeof(*lo));
+	lo->clientid = in->clientid;
+	lo->owner_len = in->owner.owner_len;
+	if (lo->owner_len > sizeof(lo->owner))
+		lo->owner_len = sizeof(lo->owner);
+	if (lo->owner_len)
+		memcpy(lo->owner, in->owner.owner_val, lo->owner_len);
 }
 
 /* LOCK4denied from the lock table's conflict. */
 static int lock_denied(struct cstate *cs, const struct lk_conflict *c)
 {
+	LOCK4denied d;
+
 	cs->keep_body = true;
-	ENC(e64(cs->r, c->offset) &&
-	    e64(cs->r, c->len ? c->len : UINT64_MAX) &&
-	    e32(cs->r, c->type == LK_WRITE ? 2 : 1) && e64(cs->r, 0) &&
-	    ebytes(cs->r, c->oh, (u_int)c->oh_len));
+	d.offset = c->offset;
+	d.length = c->len ? c->len : UINT64_MAX;
+	d.locktype = c->type == LK_WRITE ? WRITE_LT : READ_LT;
+	d.owner.clientid = 0;
+	d.owner.owner.owner_len = (u_int)c->oh_len;
+	d.owner.owner.owner_val = (char *)(uintptr_t)c->oh;
+	ENC(xdr_LOCK4denied(cs->r, &d));
 	return NFS4ERR_DENIED;
 }
 
 struct lock_args {
 	uint32_t type, reclaim, is_new, open_seqid, lock_seqid;
 	uint64_t off, len;
-	struct stateid4 sid; /* the open's (new owner) or the lock's */
+	stateid4 sid; /* the open's (new owner) or the lock's */
 	struct nfs4_lockowner owner;
 };
 
-static bool dlock(XDR *x, struct lock_args *l)
+/* LOCK4args as lock_take takes them. */
+static void lock_args_take(const LOCK4args *in, struct lock_args *l)
 {
-	if (!d32(x, &l->type) || !d32(x, &l->reclaim) || !d64(x, &l->off) ||
-	    !d64(x, &l->len) || !d32(x, &l->is_new))
-		return false;
-	if (l->is_new)
-		return d32(x, &l->open_seqid) && dstateid(x, &l->sid) &&
-		       d32(x, &l->lock_seqid) && dlock_owner(x, &l->owner);
-	return dstateid(x, &l->sid) && d32(x, &l->lock_seqid);
+	const open_to_lock_owner4 *nw = &in->locker.locker4_u.open_owner;
+	const exist_lock_owner4 *ex = &in->locker.locker4_u.lock_owner;
+
+	l->type = in->locktype;
+	l->reclaim = in->reclaim;
+	l->off = in->offset;
+	l->len = in->length;
+	l->is_new = in->locker.new_lock_owner;
+	if (l->is_new) {
+		l->open_seqid = nw->open_seqid;
+		l->sid = nw->open_stateid;
+		l->lock_seqid = nw->lock_seqid;
+		lock_owner_take(&nw->lock_owner, &l->owner);
+	} else {
+		l->sid = ex->lock_stateid;
+		l->lock_seqid = ex->lock_seqid;
+	}
 }
 
 /* The lock state the LOCK is for, checked by the seqid rules. */
 static int lock_state(struct cstate *cs, struct lock_args *l,
-		      const struct nfs4_file *f, struct stateid4 *lsid,
+		      const struct nfs4_file *f, stateid4 *lsid,
 		      struct nfs4_lockowner *lo, struct nfs4_replay *rp)
 {
 	if (!l->is_new)
@@ -1754,7 +1815,7 @@ static int lock_state(struct cstate *cs, struct lock_args *l,
 static int lock_take(struct cstate *cs, struct lock_args *l)
 {
 	struct nfs4_replay rp = { .status = -1 };
-	struct stateid4 lsid = l->sid;
+	stateid4 lsid = l->sid;
 	struct lk_object obj;
 	struct nfs4_file f;
 	struct lk_owner o;
@@ -1792,26 +1853,28 @@ static int lock_take(struct cstate *cs, struct lock_args *l)
 		lk_unlock(&obj, &o, l->off, lklen);
 		return st;
 	}
-	ENC(estateid(cs->r, &lsid));
+	ENC(xdr_stateid4(cs->r, &lsid)); /* LOCK4resok */
 	return NFS4_OK;
 }
 
-static int op_lock(struct cstate *cs)
+static int op_lock(struct cstate *cs, nfs_argop4 *arg)
 {
 	struct lock_args *l = calloc(1, sizeof(*l));
 	int st;
 
 	if (l == NULL)
 		return NFS4ERR_RESOURCE;
-	st = dlock(cs->a, l) ? lock_take(cs, l) : NFS4ERR_BADXDR;
+	lock_args_take(&arg->nfs_argop4_u.oplock, l);
+	st = lock_take(cs, l);
 	free(l);
 	return st;
 }
 
-static int op_lockt(struct cstate *cs)
+static int op_lockt(struct cstate *cs, nfs_argop4 *arg)
 {
-	uint32_t type;
-	uint64_t off, len, lklen = 0;
+	const LOCKT4args *a = &arg->nfs_argop4_u.oplockt;
+	uint32_t type = a->locktype;
+	uint64_t off = a->offset, len = a->length, lklen = 0;
 	struct nfs4_lockowner lo;
 	struct lk_object obj;
 	struct nfs4_file f;
@@ -1819,9 +1882,7 @@ static int op_lockt(struct cstate *cs)
 	struct lk_conflict conflict;
 	int st;
 
-	if (!d32(cs->a, &type) || !d64(cs->a, &off) || !d64(cs->a, &len) ||
-	    !dlock_owner(cs->a, &lo))
-		return NFS4ERR_BADXDR;
+	lock_owner_take(&a->owner, &lo);
 	if (type < 1 || type > 4)
 		return NFS4ERR_INVAL;
 	st = lock_range(off, len, &lklen);
@@ -1838,24 +1899,22 @@ static int op_lockt(struct cstate *cs)
 	return NFS4_OK;
 }
 
-static int op_locku(struct cstate *cs)
+static int op_locku(struct cstate *cs, nfs_argop4 *arg)
 {
+	const LOCKU4args *a = &arg->nfs_argop4_u.oplocku;
 	struct nfs4_replay rp = { .status = -1 };
-	uint32_t type, seq;
-	uint64_t off, len, lklen = 0;
-	struct stateid4 sid;
+	uint64_t off = a->offset, len = a->length, lklen = 0;
+	stateid4 sid = a->lock_stateid;
 	struct nfs4_lockowner owner;
 	struct lk_object obj;
 	struct nfs4_file f;
 	struct lk_owner o;
 	int st;
 
-	if (!d32(cs->a, &type) || !d32(cs->a, &seq) ||
-	    !dstateid(cs->a, &sid) || !d64(cs->a, &off) || !d64(cs->a, &len))
-		return NFS4ERR_BADXDR;
+	/* locku's type is not checked: any unlocks (RFC 7530 16.12.4) */
 	st = lock_object(cs, &obj, &f);
 	if (st == NFS4_OK)
-		st = nfs4_lock_existing(cs, &sid, seq, &f, &owner, &rp);
+		st = nfs4_lock_existing(cs, &sid, a->seqid, &f, &owner, &rp);
 	if (rp.status >= 0)
 		return replay_reply(cs, &rp);
 	if (st == NFS4_OK)
@@ -1867,12 +1926,12 @@ static int op_locku(struct cstate *cs)
 	st = nfs4_lock_update(&sid, false, off, lklen, &sid);
 	if (st != NFS4_OK)
 		return st;
-	ENC(estateid(cs->r, &sid));
+	ENC(xdr_stateid4(cs->r, &sid)); /* LOCKU4res's arm */
 	return NFS4_OK;
 }
 
 
-typedef int (*nfs4_op)(struct cstate *cs);
+typedef int (*nfs4_op)(struct cstate *cs, nfs_argop4 *arg);
 
 static const nfs4_op nfs4_ops[OP_LAST_42 + 1] = {
 	[OP_ACCESS] = op_access,
@@ -1912,6 +1971,7 @@ static const nfs4_op nfs4_ops[OP_LAST_42 + 1] = {
 	[OP_VERIFY] = op_verify,
 	[OP_WRITE] = op_write,
 	[OP_RELEASE_LOCKOWNER] = op_release_lockowner,
+	[OP_BACKCHANNEL_CTL] = op_backchannel_ctl,
 	[OP_BIND_CONN_TO_SESSION] = op_bind_conn_to_session,
 	[OP_EXCHANGE_ID] = op_exchange_id,
 	[OP_CREATE_SESSION] = op_create_session,
@@ -1980,10 +2040,39 @@ static void seqid_done(struct cstate *cs, uint32_t opnum, int st,
 	nfs4_seqid_done(cs, st, body, len, fhlen ? fh : NULL, fhlen);
 }
 
-/* Run one operation: opnum, status, results.  Returns its status. */
-static int run_op(struct cstate *cs, uint32_t opnum, uint32_t i,
-		  uint32_t nops)
+/*
+ * Decode an operation's arguments from argpos (its opnum) with the
+ * generated nfs_argop4 decoder, run it, and free what the decoder
+ * allocated.  WRITE decodes its own: its data stay in the call record.
+ */
+static int op_call(struct cstate *cs, uint32_t opnum, u_int argpos)
 {
+	nfs_argop4 arg;
+	int st;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.argop = (nfs_opnum4)opnum;
+	if (opnum != OP_WRITE) {
+		if (!xdr_setpos(cs->a, argpos))
+			return NFS4ERR_SERVERFAULT;
+		if (!xdr_nfs_argop4(cs->a, &arg)) {
+			/* a handle longer than NFS4_FHSIZE is a bad handle */
+			st = opnum == OP_PUTFH ? NFS4ERR_BADHANDLE
+					       : NFS4ERR_BADXDR;
+			goto out;
+		}
+	}
+	st = nfs4_ops[opnum](cs, &arg);
+out:
+	xdr_free((xdrproc_t)xdr_nfs_argop4, (char *)&arg);
+	return st;
+}
+
+/* Run one operation: opnum, status, results.  Returns its status. */
+static int run_op(struct cstate *cs, uint32_t opnum, u_int argpos,
+		  uint32_t i, uint32_t nops)
+{
+	nfs_opnum4 resop;
 	uint32_t *statusp;
 	u_int pos;
 	int st = NFS4_OK;
@@ -1997,8 +2086,10 @@ static int run_op(struct cstate *cs, uint32_t opnum, uint32_t i,
 	}
 	if (st == NFS4_OK)
 		st = op_position(cs, i, nops, opnum);
-	if (!e32(cs->r, opnum))
+	resop = (nfs_opnum4)opnum;
+	if (!xdr_nfs_opnum4(cs->r, &resop))
 		return -1;
+	/* nfs_resop4's status: filled in when the op has run */
 	statusp = xinline(cs->r, 4);
 	if (statusp == NULL)
 		return -1;
@@ -2008,10 +2099,17 @@ static int run_op(struct cstate *cs, uint32_t opnum, uint32_t i,
 	}
 	pos = xdr_getpos(cs->r);
 	cs->keep_body = false;
-	st = nfs4_ops[opnum](cs);
+	st = op_call(cs, opnum, argpos);
 	if (st == NFS4ERR_BADHANDLE) /* forged or altered: rate-limited */
 		log_bad_handle((const struct sockaddr *)&cs->req->peer,
 			       "NFSv4");
+	/* A reply that does not fit: 4.0 has only RESOURCE for it, which
+	 * "is not a valid error in NFSv4.1" (RFC 5662): a full table, a
+	 * failed allocation are DELAY there */
+	if (st == NFS4ERR_REP_TOO_BIG && cs->minor == 0)
+		st = NFS4ERR_RESOURCE;
+	else if (st == NFS4ERR_RESOURCE && cs->minor > 0)
+		st = NFS4ERR_DELAY;
 	if (st != NFS4_OK && !cs->keep_body && !xdr_setpos(cs->r, pos))
 		return -1;
 	*statusp = htonl((uint32_t)st);
@@ -2035,39 +2133,63 @@ static bool nfs4_replay(struct cstate *cs, u_int start)
 	return true;
 }
 
+/*
+ * COMPOUND4res's header: status and argarray's count are filled in at the
+ * end, the tag is echoed.
+ */
+static bool compound_res_start(struct cstate *cs, utf8str_cs *tag,
+			       uint32_t **statusp, uint32_t **nresp)
+{
+	*statusp = xinline(cs->r, 4);
+	if (*statusp == NULL || !xdr_utf8str_cs(cs->r, tag))
+		return false;
+	*nresp = xinline(cs->r, 4);
+	return *nresp != NULL;
+}
+
+/*
+ * The operations of COMPOUND4args are decoded one at a time, when their
+ * turn comes (run_op): the ones after a failing op are never looked at,
+ * and WRITE's data are not copied.  The header is decoded here.
+ */
 static enum rpc_status nfs4proc_compound(struct rpc_req *req)
 {
-	char tag[NFS4_OPAQUE_MAX];
+	utf8str_cs tag = { 0, NULL };
 	uint32_t nops, opnum, n = 0, *statusp, *nresp;
-	u_int taglen, start;
+	u_int start, argpos;
 	int st = NFS4_OK;
 	struct cstate *cs;
 	enum rpc_status ret = RPC_DONE;
 
-	if (!dbytes(&req->args, tag, sizeof(tag), &taglen))
+	if (!xdr_utf8str_cs(&req->args, &tag) ||
+	    !xdr_uint32_t(&req->args, &opnum) || /* minorversion */
+	    !xdr_uint32_t(&req->args, &nops)) { /* argarray's count */
+		xdr_free((xdrproc_t)xdr_utf8str_cs, (char *)&tag);
 		return RPC_GARBAGE;
+	}
 	cs = calloc(1, sizeof(*cs));
-	if (cs == NULL)
+	if (cs == NULL) {
+		xdr_free((xdrproc_t)xdr_utf8str_cs, (char *)&tag);
 		return RPC_SYSTEM_ERR;
+	}
 	cs->req = req;
 	cs->srv = req->srv;
 	cs->a = &req->args;
 	cs->r = &req->res;
+	cs->minor = opnum;
+	cs->nops = nops;
 	nfs4_state_tick(req->srv->boot_time, req->srv->cfg->lease_time);
-	if (!d32(cs->a, &cs->minor) || !d32(cs->a, &nops)) {
-		free(cs);
-		return RPC_GARBAGE;
-	}
 	start = xdr_getpos(cs->r);
-	statusp = xinline(cs->r, 4);
-	if (statusp == NULL || !ebytes(cs->r, tag, taglen) ||
-	    (nresp = xinline(cs->r, 4)) == NULL) {
+	if (!compound_res_start(cs, &tag, &statusp, &nresp)) {
+		xdr_free((xdrproc_t)xdr_utf8str_cs, (char *)&tag);
 		free(cs);
 		return RPC_SYSTEM_ERR;
 	}
+	xdr_free((xdrproc_t)xdr_utf8str_cs, (char *)&tag);
 	if (cs->minor > NFS4_MINOR_MAX)
 		st = NFS4ERR_MINOR_VERS_MISMATCH;
 	for (uint32_t i = 0; st == NFS4_OK && i < nops; i++) {
+		argpos = xdr_getpos(cs->a);
 		if (!d32(cs->a, &opnum)) {
 			st = NFS4ERR_BADXDR;
 			break;
@@ -2082,7 +2204,7 @@ static enum rpc_status nfs4proc_compound(struct rpc_req *req)
 				n++;
 			break;
 		}
-		st = run_op(cs, opnum, i, nops);
+		st = run_op(cs, opnum, argpos, i, nops);
 		if (st >= 0)
 			n++;
 		if (cs->replay)

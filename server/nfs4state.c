@@ -89,6 +89,7 @@ struct nfs4_session {
 	uint64_t clientid;
 	uint64_t last_used;
 	uint32_t nslots;
+	uint32_t maxops, maxreq; /* the fore channel's limits */
 	struct nfs4_slot slots[NFS4_SLOTS];
 };
 
@@ -155,7 +156,7 @@ static struct nfs4_owner *owner_by_serial(uint64_t serial)
 	return NULL;
 }
 
-static struct nfs4_stid *stid_find(const uint8_t other[12])
+static struct nfs4_stid *stid_find(const char other[NFS4_OTHER_SIZE])
 {
 	for (struct nfs4_stid *s = stids; s; s = s->next)
 		if (!memcmp(s->other, other, 12))
@@ -789,7 +790,8 @@ static struct nfs4_session *session_alloc(void)
 	return lru;
 }
 
-int nfs4_create_session(uint64_t clientid, uint32_t nslots, uint8_t id[16])
+int nfs4_create_session(uint64_t clientid, const channel_attrs4 *fore,
+			uint8_t id[16])
 {
 	struct release_list rl = { .n = 0 };
 	struct nfs4_client *cl, *old;
@@ -823,7 +825,9 @@ int nfs4_create_session(uint64_t clientid, uint32_t nslots, uint8_t id[16])
 		se->used = true;
 		memcpy(se->id, id, 16);
 		se->clientid = clientid;
-		se->nslots = nslots;
+		se->nslots = fore->ca_maxrequests;
+		se->maxops = fore->ca_maxoperations;
+		se->maxreq = fore->ca_maxrequestsize;
 		se->last_used = ++session_clock;
 	}
 	pthread_mutex_unlock(&st_lock);
@@ -883,6 +887,10 @@ int nfs4_sequence(struct cstate *cs, const uint8_t id[16], uint32_t seq,
 	cl = se ? client_by_id(se->clientid) : NULL;
 	if (se == NULL || cl == NULL || cl->expired) {
 		st = NFS4ERR_BADSESSION;
+	} else if (cs->nops > se->maxops) {
+		st = NFS4ERR_TOO_MANY_OPS;
+	} else if (cs->req->reclen > se->maxreq) {
+		st = NFS4ERR_REQ_TOO_BIG;
 	} else if (slotid >= se->nslots) {
 		st = NFS4ERR_BADSLOT;
 	} else {

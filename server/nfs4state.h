@@ -87,13 +87,18 @@ int nfs4_client_renew(uint64_t clientid);
 int nfs4_destroy_clientid(uint64_t clientid, const struct nfs4_session *cur);
 
 /* ---- 4.1 sessions ---- */
-int nfs4_create_session(uint64_t clientid, uint32_t nslots, uint8_t id[16]);
+/* fore: the fore channel as negotiated (its maxrequests slots); SEQUENCE
+ * holds the session's COMPOUNDs to its maxoperations and maxrequestsize. */
+int nfs4_create_session(uint64_t clientid, const channel_attrs4 *fore,
+			uint8_t id[16]);
 /* The COMPOUND cs runs in may be the one destroyed: freed at its end. */
 int nfs4_destroy_session(struct cstate *cs, const uint8_t id[16]);
 int nfs4_bind_session(const uint8_t id[16]);
 /*
  * SEQUENCE: claim the slot (cs->session, cs->slot) and renew the lease,
- * or find the cached reply of a retransmission (cs->replay).
+ * or find the cached reply of a retransmission (cs->replay).  A COMPOUND
+ * of more operations (cs->nops) or bytes than the session's channel
+ * allows gets TOO_MANY_OPS or REQ_TOO_BIG, its slot untouched.
  */
 int nfs4_sequence(struct cstate *cs, const uint8_t id[16], uint32_t seq,
 		  uint32_t slotid, uint32_t *nslots);

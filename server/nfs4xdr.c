@@ -42,22 +42,6 @@ const uint64_t nfs4_writable =
 	NFS4_BIT(A_OWNER_GROUP) | NFS4_BIT(A_TIME_ACCESS_SET) |
 	NFS4_BIT(A_TIME_MODIFY_SET);
 
-bool dbitmap(XDR *x, uint32_t bm[NFS4_BITMAP_WORDS])
-{
-	uint32_t n, w, i;
-
-	memset(bm, 0, NFS4_BITMAP_WORDS * sizeof(bm[0]));
-	if (!d32(x, &n) || n > 64)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!d32(x, &w))
-			return false;
-		if (i < NFS4_BITMAP_WORDS)
-			bm[i] = w;
-	}
-	return true;
-}
-
 int comp_check(const struct comp4 *c)
 {
 	if (c->len == 0)
@@ -83,13 +67,11 @@ bool etime(XDR *x, const struct timespec *t)
 }
 
 /* change_info4 from a directory's wcc data. */
-bool ecinfo(XDR *x, const struct un_wcc *w)
+void cinfo(change_info4 *ci, const struct un_wcc *w)
 {
-	uint64_t before = w->pre_valid ? ts_ns(&w->pre_ctime) : 0;
-	uint64_t after = w->post_valid ? ts_ns(&w->post.ctime) : 0;
-
-	return e32(x, w->pre_valid && w->post_valid) && e64(x, before) &&
-	       e64(x, after);
+	ci->atomic = w->pre_valid && w->post_valid;
+	ci->before = w->pre_valid ? ts_ns(&w->pre_ctime) : 0;
+	ci->after = w->post_valid ? ts_ns(&w->post.ctime) : 0;
 }
 
 int nfs4_status(int err)
@@ -151,17 +133,30 @@ int nfs4_status(int err)
 
 /* ---- file handles ---- */
 
-bool efh(XDR *x, const struct v4fh *fh)
+void fh_wire(const struct v4fh *fh, nfs_fh4 *out, char *buf)
 {
-	uint8_t buf[NFS4_FHSIZE];
 	size_t n;
 
-	if (!fh->pseudo)
-		return ebytes(x, fh->fh.data, fh->fh.len);
-	n = strlen(fh->path);
-	buf[0] = NFS4_PSEUDO_FH;
+	out->nfs_fh4_val = buf;
+	if (!fh->pseudo) {
+		memcpy(buf, fh->fh.data, fh->fh.len);
+		out->nfs_fh4_len = fh->fh.len;
+		return;
+	}
+	/* path is shorter than NFS4_FHSIZE - 1 (pseudo_enter) */
+	n = strnlen(fh->path, NFS4_FHSIZE - 1);
+	buf[0] = (char)NFS4_PSEUDO_FH;
 	memcpy(buf + 1, fh->path, n);
-	return ebytes(x, buf, (u_int)n + 1);
+	out->nfs_fh4_len = (u_int)n + 1;
+}
+
+bool efh(XDR *x, const struct v4fh *fh)
+{
+	char buf[NFS4_FHSIZE];
+	nfs_fh4 wire;
+
+	fh_wire(fh, &wire, buf);
+	return xdr_nfs_fh4(x, &wire);
 }
 
 /* ---- attributes ---------------------------------------------------------- */
@@ -505,86 +500,86 @@ int obj_load(struct cstate *cs, const struct v4fh *fh,
 	return nfs4_getattr(cs, fh, &o->attr);
 }
 
+/* A settime4: the server's time now, or the client's. */
 static bool dsettime(XDR *x, struct un_sattr *sa, uint32_t now_bit,
 		     uint32_t set_bit, struct timespec *t)
 {
-	uint32_t how, ns;
-	uint64_t s;
+	settime4 st;
 
-	if (!d32(x, &how))
+	memset(&st, 0, sizeof(st));
+	if (!xdr_settime4(x, &st))
 		return false;
-	if (how == 0) { /* SET_TO_SERVER_TIME4 */
+	if (st.set_it != SET_TO_CLIENT_TIME4) {
 		sa->mask |= now_bit;
 		return true;
 	}
-	if (!d64(x, &s) || !d32(x, &ns))
-		return false;
-	t->tv_sec = (time_t)(int64_t)s;
-	t->tv_nsec = ns;
+	t->tv_sec = (time_t)st.settime4_u.time.seconds;
+	t->tv_nsec = st.settime4_u.time.nseconds;
 	sa->mask |= set_bit;
 	return true;
 }
 
+/* One attribute value of a fattr4 to set, from v. */
+static int dattr_set(struct cstate *cs, XDR *v, int n, struct un_sattr *sa)
+{
+	char owner[NFS4_OPAQUE_MAX + 1];
+	u_int olen;
+
+	switch (n) {
+	case A_SIZE:
+		sa->mask |= UN_SET_SIZE;
+		return d64(v, &sa->size) ? NFS4_OK : NFS4ERR_BADXDR;
+	case A_MODE:
+		sa->mask |= UN_SET_MODE;
+		if (!d32(v, &sa->mode))
+			return NFS4ERR_BADXDR;
+		sa->mode &= 07777;
+		return NFS4_OK;
+	case A_OWNER:
+	case A_OWNER_GROUP:
+		if (!dbytes(v, owner, NFS4_OPAQUE_MAX, &olen))
+			return NFS4ERR_BADXDR;
+		sa->mask |= n == A_OWNER ? UN_SET_UID : UN_SET_GID;
+		return parse_owner(cs, owner, olen, n == A_OWNER_GROUP,
+				   n == A_OWNER ? &sa->uid : &sa->gid);
+	case A_TIME_ACCESS_SET:
+		return dsettime(v, sa, UN_SET_ATIME_NOW, UN_SET_ATIME,
+				&sa->atime) ? NFS4_OK : NFS4ERR_BADXDR;
+	case A_TIME_MODIFY_SET:
+		return dsettime(v, sa, UN_SET_MTIME_NOW, UN_SET_MTIME,
+				&sa->mtime) ? NFS4_OK : NFS4ERR_BADXDR;
+	default:
+		return NFS4_OK;
+	}
+}
+
 /*
- * Decode a fattr4 to set.  *set receives the bits taken; returns a status
- * (ATTRNOTSUPP for what we cannot set, INVAL for read-only attributes).
+ * The attributes to set of a decoded fattr4.  *set receives the bits
+ * taken; returns a status (ATTRNOTSUPP for what we cannot set, INVAL for
+ * read-only attributes).  attr_vals is opaque in the protocol's XDR: its
+ * values are parsed here, in bit order.
  */
-int dfattr_set(struct cstate *cs, XDR *x, struct un_sattr *sa,
+int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
 	       uint64_t *set)
 {
 	uint32_t bm[NFS4_BITMAP_WORDS];
-	char vals[4096], owner[NFS4_OPAQUE_MAX + 1];
-	u_int len, olen;
 	uint64_t bits;
 	XDR v;
 	int st = NFS4_OK;
 
 	memset(sa, 0, sizeof(*sa));
 	*set = 0;
-	if (!dbitmap(x, bm) || !dbytes(x, vals, sizeof(vals), &len))
-		return NFS4ERR_BADXDR;
+	bitmap_words(&fa->attrmask, bm);
 	bits = bm64(bm);
 	if (bm[2] || (bits & ~NFS4_SUPPORTED))
 		return NFS4ERR_ATTRNOTSUPP;
 	if (bits & ~nfs4_writable)
 		return NFS4ERR_INVAL;
-	xdrmem_create(&v, vals, len, XDR_DECODE);
-	for (int n = 0; n < A_NATTRS && st == NFS4_OK; n++) {
-		bool ok = true;
-
-		if (!(bits & NFS4_BIT(n)))
-			continue;
-		switch (n) {
-		case A_SIZE:
-			ok = d64(&v, &sa->size);
-			sa->mask |= UN_SET_SIZE;
-			break;
-		case A_MODE:
-			ok = d32(&v, &sa->mode);
-			sa->mode &= 07777;
-			sa->mask |= UN_SET_MODE;
-			break;
-		case A_OWNER:
-		case A_OWNER_GROUP:
-			ok = dbytes(&v, owner, NFS4_OPAQUE_MAX, &olen);
-			if (!ok)
-				break;
-			st = parse_owner(cs, owner, olen, n == A_OWNER_GROUP,
-				      n == A_OWNER ? &sa->uid : &sa->gid);
-			sa->mask |= n == A_OWNER ? UN_SET_UID : UN_SET_GID;
-			break;
-		case A_TIME_ACCESS_SET:
-			ok = dsettime(&v, sa, UN_SET_ATIME_NOW, UN_SET_ATIME,
-				      &sa->atime);
-			break;
-		case A_TIME_MODIFY_SET:
-			ok = dsettime(&v, sa, UN_SET_MTIME_NOW, UN_SET_MTIME,
-				      &sa->mtime);
-			break;
-		}
-		if (!ok)
-			st = NFS4ERR_BADXDR;
-	}
+	xdrmem_create(&v, fa->attr_vals.attrlist4_val,
+		      fa->attr_vals.attrlist4_len, XDR_DECODE);
+	for (int n = 0; n < A_NATTRS && st == NFS4_OK; n++)
+		if (bits & NFS4_BIT(n))
+			st = dattr_set(cs, &v, n, sa);
 	xdr_destroy(&v);
 	if (st == NFS4_OK)
 		*set = bits;

@@ -31,6 +31,10 @@
 #include "daemon.h"
 #include "tap.h"
 
+#ifdef HAVE_LIBNFS_V4
+#include <nfsc/libnfs.h>
+#endif
+
 #define NFS_PROG 100003
 #define LAST_FRAG 0x80000000u
 
@@ -148,7 +152,9 @@ static bool recv_all(void *buf, size_t len)
 	return true;
 }
 
-static bool comp_call(struct comp *c, struct res *r)
+/* Call; the reply goes to buf (cap bytes), r->x decodes it. */
+static bool comp_call_buf(struct comp *c, struct res *r, uint8_t *buf,
+			  size_t cap)
 {
 	uint32_t mark = htonl(LAST_FRAG | xdr_getpos(&c->x)), len, w[6];
 	u_int taglen;
@@ -163,10 +169,10 @@ static bool comp_call(struct comp *c, struct res *r)
 	if (!recv_all(&mark, 4))
 		return false;
 	len = ntohl(mark) & ~LAST_FRAG;
-	if (len > sizeof(r->buf) || !recv_all(r->buf, len))
+	if (len > cap || !recv_all(buf, len))
 		return false;
 	r->len = len;
-	xdrmem_create(&r->x, (char *)r->buf, len, XDR_DECODE);
+	xdrmem_create(&r->x, (char *)buf, len, XDR_DECODE);
 	/* xid, REPLY, MSG_ACCEPTED, verifier flavor + length, SUCCESS */
 	for (int i = 0; i < 6; i++)
 		if (!xdr_uint32_t(&r->x, &w[i]))
@@ -176,6 +182,11 @@ static bool comp_call(struct comp *c, struct res *r)
 	return xdr_uint32_t(&r->x, &r->status) &&
 	       xdr_bytes(&r->x, &tp, &taglen, sizeof(r->tag) - 1) &&
 	       xdr_uint32_t(&r->x, &r->nres);
+}
+
+static bool comp_call(struct comp *c, struct res *r)
+{
+	return comp_call_buf(c, r, r->buf, sizeof(r->buf));
 }
 
 static uint32_t get32(struct res *r)
@@ -867,6 +878,738 @@ static void test_state41(void)
 		 "TEST_STATEID of the closed open: BAD_STATEID");
 }
 
+/* ---- the remaining operations, each with exact results ------------------
+ * Namespace ops in 4.0 (CREATE of a directory and a symlink, READLINK,
+ * LOOKUPP, LINK with SAVEFH, RENAME, REMOVE, READDIR), the informational
+ * ones (ACCESS, VERIFY, NVERIFY, SECINFO, PUTPUBFH, COMMIT, OPENATTR,
+ * DELEGRETURN, RESTOREFH), the lock ops LOCKT/LOCKU/RELEASE_LOCKOWNER,
+ * and the 4.1 session ops SECINFO_NO_NAME, BIND_CONN_TO_SESSION,
+ * DESTROY_SESSION and DESTROY_CLIENTID.
+ */
+
+enum {
+	OP_ACCESS = 3, OP_COMMIT = 5, OP_CREATE = 6, OP_DELEGRETURN = 8,
+	OP_LINK = 11, OP_LOCKT = 13, OP_LOCKU = 14, OP_LOOKUPP = 16,
+	OP_NVERIFY = 17, OP_OPENATTR = 19, OP_PUTPUBFH = 23, OP_READDIR = 26,
+	OP_READLINK = 27, OP_REMOVE = 28, OP_RENAME = 29, OP_RESTOREFH = 31,
+	OP_SAVEFH = 32, OP_SECINFO = 33, OP_VERIFY = 37, OP_OPEN_CONFIRM = 20,
+	OP_RELEASE_LOCKOWNER = 39, OP_BACKCHANNEL_CTL = 40,
+	OP_BIND_CONN_TO_SESSION = 41,
+	OP_DESTROY_SESSION = 44, OP_SECINFO_NO_NAME = 52,
+	OP_DESTROY_CLIENTID = 57,
+};
+enum {
+	NFS4ERR_NOTSUPP = 10004, NFS4ERR_SAME = 10009,
+	NFS4ERR_RESTOREFH = 10030, NFS4ERR_NOT_SAME = 10027,
+	NFS4ERR_BADSESSION = 10052, NFS4ERR_REP_TOO_BIG = 10066,
+	NFS4ERR_TOO_MANY_OPS = 10070, NFS4ERR_REQ_TOO_BIG = 10065,
+};
+enum { NF4DIR = 2, NF4LNK = 5 };
+
+/* PUTROOTFH LOOKUP(export) [LOOKUP(name)] GETFH: *fh, or false. */
+static bool fh_of(const char *name, struct fh *fh)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "fh", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "export", 6);
+	if (name) {
+		comp_op(&c, OP_LOOKUP);
+		putbytes(&c.x, name, (u_int)strlen(name));
+	}
+	comp_op(&c, OP_GETFH);
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return false;
+	next_result(&r, OP_PUTROOTFH);
+	next_result(&r, OP_LOOKUP);
+	if (name)
+		next_result(&r, OP_LOOKUP);
+	if (next_result(&r, OP_GETFH) != NFS4_OK)
+		return false;
+	fh->len = getbytes(&r, fh->data, sizeof(fh->data));
+	return fh->len > 0;
+}
+
+/* Skip a change_info4 and check that it is atomic (the directory's
+ * ctime may not have moved within the clock's granularity). */
+static bool cinfo_atomic(struct res *r)
+{
+	uint32_t atomic = get32(r);
+	uint64_t before = get64(r), after = get64(r);
+
+	return atomic == 1 && after >= before;
+}
+
+/* An empty fattr4 (bitmap4 of no words, no values). */
+static void put_noattrs(XDR *x)
+{
+	put32(x, 0);
+	put32(x, 0);
+}
+
+static void test_create_ops(const struct fh *root, struct fh *dir)
+{
+	struct comp c;
+	struct res r;
+	char buf[64];
+	u_int n;
+
+	comp_begin(&c, "mkdir", 0);
+	putfh(&c, root);
+	comp_op(&c, OP_CREATE);
+	put32(&c.x, NF4DIR);
+	putbytes(&c.x, "d", 1);
+	put_noattrs(&c.x);
+	comp_op(&c, OP_GETFH);
+	CHECK(comp_call(&c, &r), "CREATE dir answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_CREATE), NFS4_OK, "CREATE dir d");
+	CHECK(cinfo_atomic(&r), "CREATE: change_info4 atomic");
+	CHECK(get32(&r) == 2 && get32(&r) == 0 && get32(&r) == 0,
+	      "CREATE: attrset empty");
+	CHECK_EQ(next_result(&r, OP_GETFH), NFS4_OK, "GETFH of d");
+	dir->len = getbytes(&r, dir->data, sizeof(dir->data));
+
+	comp_begin(&c, "symlink", 0);
+	putfh(&c, dir);
+	comp_op(&c, OP_CREATE);
+	put32(&c.x, NF4LNK);
+	putbytes(&c.x, "../share.txt", 12);
+	putbytes(&c.x, "ln", 2);
+	put_noattrs(&c.x);
+	comp_op(&c, OP_READLINK);
+	putfh(&c, dir);
+	comp_op(&c, OP_LOOKUPP);
+	comp_op(&c, OP_GETFH);
+	CHECK(comp_call(&c, &r), "CREATE symlink answered");
+	CHECK_EQ(r.status, NFS4_OK, "CREATE symlink, READLINK, LOOKUPP");
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_CREATE);
+	get32(&r), get64(&r), get64(&r);
+	for (n = get32(&r); n > 0 && n < 8; n--)
+		get32(&r);
+	next_result(&r, OP_READLINK);
+	n = getbytes(&r, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	CHECK_STR(buf, "../share.txt", "READLINK: the new symlink's target");
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_LOOKUPP);
+	next_result(&r, OP_GETFH);
+	n = getbytes(&r, buf, sizeof(buf));
+	CHECK(n == root->len && !memcmp(buf, root->data, n),
+	      "LOOKUPP from d: the export's root");
+}
+
+static void test_link_rename_remove(const struct fh *file,
+				    const struct fh *dir)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "link", 0);
+	putfh(&c, file);
+	comp_op(&c, OP_SAVEFH);
+	putfh(&c, dir);
+	comp_op(&c, OP_LINK);
+	putbytes(&c.x, "hl", 2);
+	comp_op(&c, OP_SAVEFH);
+	comp_op(&c, OP_RENAME);
+	putbytes(&c.x, "hl", 2);
+	putbytes(&c.x, "hl2", 3);
+	CHECK(comp_call(&c, &r), "LINK + RENAME answered");
+	CHECK_EQ(r.status, NFS4_OK, "LINK then RENAME in one COMPOUND");
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_SAVEFH);
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_LINK);
+	CHECK(cinfo_atomic(&r), "LINK: change_info4");
+	next_result(&r, OP_SAVEFH);
+	next_result(&r, OP_RENAME);
+	CHECK(cinfo_atomic(&r) && cinfo_atomic(&r),
+	      "RENAME: source and target change_info4");
+
+	comp_begin(&c, "remove", 0);
+	putfh(&c, dir);
+	comp_op(&c, OP_REMOVE);
+	putbytes(&c.x, "hl2", 3);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "hl2", 3);
+	CHECK(comp_call(&c, &r), "REMOVE answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_REMOVE), NFS4_OK, "REMOVE hl2");
+	CHECK(cinfo_atomic(&r), "REMOVE: change_info4");
+	CHECK_EQ(next_result(&r, OP_LOOKUP), NFS4ERR_NOENT,
+		 "LOOKUP of the removed name: NOENT");
+}
+
+/* READDIR of dir with no attributes: its one entry is ln. */
+static void test_readdir(const struct fh *dir)
+{
+	struct comp c;
+	struct res r;
+	char name[64];
+	u_int n;
+
+	comp_begin(&c, "readdir", 0);
+	putfh(&c, dir);
+	comp_op(&c, OP_READDIR);
+	put64(&c.x, 0);
+	put64(&c.x, 0);
+	put32(&c.x, 4096);
+	put32(&c.x, 4096);
+	put32(&c.x, 0); /* no attributes */
+	CHECK(comp_call(&c, &r), "READDIR answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_READDIR), NFS4_OK, "READDIR of d");
+	get64(&r); /* cookieverf */
+	CHECK_EQ(get32(&r), 1, "READDIR: an entry");
+	get64(&r);
+	n = getbytes(&r, name, sizeof(name) - 1);
+	name[n] = '\0';
+	CHECK_STR(name, "ln", "READDIR: the entry is ln");
+	CHECK(get32(&r) == 2 && get32(&r) == 0 && get32(&r) == 0 &&
+		      get32(&r) == 0,
+	      "READDIR: a fattr4 of no attributes");
+	CHECK(get32(&r) == 0 && get32(&r) == 1, "READDIR: one entry, eof");
+}
+
+/* VERIFY or NVERIFY of size == want on fh: the op's status. */
+static uint32_t verify_size(const struct fh *fh, uint32_t op, uint64_t want)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "verify", 0);
+	putfh(&c, fh);
+	comp_op(&c, op);
+	put32(&c.x, 1);
+	put32(&c.x, 1u << 4); /* FATTR4_SIZE */
+	put32(&c.x, 8);
+	put64(&c.x, want);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, op);
+}
+
+static void test_info_ops(const struct fh *file)
+{
+	struct comp c;
+	struct res r;
+	uint8_t verf[8];
+
+	CHECK_EQ(verify_size(file, OP_VERIFY, 5), NFS4_OK,
+		 "VERIFY of the right size: OK");
+	CHECK_EQ(verify_size(file, OP_VERIFY, 6), NFS4ERR_NOT_SAME,
+		 "VERIFY of a wrong size: NOT_SAME");
+	CHECK_EQ(verify_size(file, OP_NVERIFY, 5), NFS4ERR_SAME,
+		 "NVERIFY of the right size: SAME");
+	CHECK_EQ(verify_size(file, OP_NVERIFY, 6), NFS4_OK,
+		 "NVERIFY of a wrong size: OK");
+
+	comp_begin(&c, "access", 0);
+	putfh(&c, file);
+	comp_op(&c, OP_ACCESS);
+	put32(&c.x, 0x41); /* READ and a bit that does not exist */
+	comp_op(&c, OP_COMMIT);
+	put64(&c.x, 0);
+	put32(&c.x, 0);
+	comp_op(&c, OP_OPENATTR);
+	put32(&c.x, 0);
+	CHECK(comp_call(&c, &r), "ACCESS COMMIT OPENATTR answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_ACCESS), NFS4_OK, "ACCESS");
+	CHECK_EQ(get32(&r), 1, "ACCESS: supported is what exists of it");
+	CHECK_EQ(get32(&r), 1, "ACCESS: READ granted");
+	CHECK_EQ(next_result(&r, OP_COMMIT), NFS4_OK, "COMMIT");
+	CHECK(xdr_opaque(&r.x, (char *)verf, 8), "COMMIT: a verifier");
+	CHECK_EQ(next_result(&r, OP_OPENATTR), NFS4ERR_NOTSUPP,
+		 "OPENATTR: NOTSUPP");
+
+	comp_begin(&c, "secinfo", 0);
+	comp_op(&c, OP_PUTPUBFH);
+	comp_op(&c, OP_SECINFO);
+	putbytes(&c.x, "export", 6);
+	comp_op(&c, OP_GETFH);
+	CHECK(comp_call(&c, &r), "PUTPUBFH SECINFO answered");
+	CHECK_EQ(next_result(&r, OP_PUTPUBFH), NFS4_OK, "PUTPUBFH");
+	CHECK_EQ(next_result(&r, OP_SECINFO), NFS4_OK, "SECINFO export");
+	CHECK(get32(&r) == 1 && get32(&r) == AUTH_SYS,
+	      "SECINFO: one flavor, AUTH_SYS");
+	CHECK_EQ(next_result(&r, OP_GETFH), NFS4ERR_NOFILEHANDLE,
+		 "SECINFO consumed the current filehandle");
+
+	comp_begin(&c, "restore", 0);
+	putfh(&c, file);
+	comp_op(&c, OP_RESTOREFH);
+	CHECK(comp_call(&c, &r), "RESTOREFH answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_RESTOREFH), NFS4ERR_RESTOREFH,
+		 "RESTOREFH without SAVEFH: RESTOREFH");
+
+	comp_begin(&c, "delegreturn", 0);
+	putfh(&c, file);
+	comp_op(&c, OP_DELEGRETURN);
+	put_sid(&c.x, &(struct sid){ 1, { 1, 2, 3 } });
+	CHECK(comp_call(&c, &r), "DELEGRETURN answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_DELEGRETURN), NFS4ERR_BAD_STATEID,
+		 "DELEGRETURN: no delegation was given, BAD_STATEID");
+}
+
+/* LOCKT of [0, 10) by owner on fh: the op's status. */
+static uint32_t lockt40(const struct fh *fh, uint64_t clientid,
+			const char *owner)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "lockt", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_LOCKT);
+	put32(&c.x, 2); /* WRITE_LT */
+	put64(&c.x, 0);
+	put64(&c.x, 10);
+	put64(&c.x, clientid);
+	putbytes(&c.x, owner, (u_int)strlen(owner));
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_LOCKT);
+}
+
+/* A write lock on [0, 10) for a new lock owner "lk" of the open. */
+static uint32_t lock_new40(const struct fh *fh, const struct sid *open_sid,
+			   uint32_t open_seqid, uint64_t clientid,
+			   struct sid *lsid)
+{
+	struct comp c;
+	struct res r;
+	uint32_t st;
+
+	comp_begin(&c, "lock", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_LOCK);
+	put32(&c.x, 2);
+	put32(&c.x, 0);
+	put64(&c.x, 0);
+	put64(&c.x, 10);
+	put32(&c.x, 1); /* new lock owner */
+	put32(&c.x, open_seqid);
+	put_sid(&c.x, open_sid);
+	put32(&c.x, 0);
+	put64(&c.x, clientid);
+	putbytes(&c.x, "lk", 2);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	st = next_result(&r, OP_LOCK);
+	if (st == NFS4_OK)
+		get_sid(&r, lsid);
+	return st;
+}
+
+static void test_lock_ops(uint64_t a, uint64_t b)
+{
+	struct open_req o = { a, "lockops", 1, ACCESS_BOTH, DENY_NONE, true,
+			      "lockops.txt" };
+	struct sid osid, lsid;
+	struct fh fh;
+	struct comp c;
+	struct res r;
+
+	CHECK_EQ(open40(&o, &osid, &fh, &r), NFS4_OK, "OPEN lockops.txt");
+	CHECK_EQ(lock_new40(&fh, &osid, 2, a, &lsid), NFS4_OK,
+		 "LOCK [0, 10) by a new owner");
+	CHECK_EQ(lockt40(&fh, b, "other"), NFS4ERR_DENIED,
+		 "LOCKT by another client's owner: DENIED");
+	CHECK_EQ(lockt40(&fh, a, "lk"), NFS4_OK,
+		 "LOCKT by the holder itself: OK");
+
+	comp_begin(&c, "release", 0);
+	comp_op(&c, OP_RELEASE_LOCKOWNER);
+	put64(&c.x, a);
+	putbytes(&c.x, "lk", 2);
+	CHECK(comp_call(&c, &r), "RELEASE_LOCKOWNER answered");
+	CHECK_EQ(next_result(&r, OP_RELEASE_LOCKOWNER), NFS4ERR_LOCKS_HELD,
+		 "RELEASE_LOCKOWNER of an owner holding a lock: LOCKS_HELD");
+
+	comp_begin(&c, "locku", 0);
+	putfh(&c, &fh);
+	comp_op(&c, OP_LOCKU);
+	put32(&c.x, 2);
+	put32(&c.x, 1);
+	put_sid(&c.x, &lsid);
+	put64(&c.x, 0);
+	put64(&c.x, 10);
+	CHECK(comp_call(&c, &r), "LOCKU answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_LOCKU), NFS4_OK, "LOCKU");
+	CHECK_EQ(get32(&r), lsid.seqid + 1, "LOCKU: the stateid moves on");
+	CHECK_EQ(lockt40(&fh, b, "other"), NFS4_OK,
+		 "LOCKT after LOCKU: OK");
+
+	comp_begin(&c, "release", 0);
+	comp_op(&c, OP_RELEASE_LOCKOWNER);
+	put64(&c.x, a);
+	putbytes(&c.x, "lk", 2);
+	CHECK(comp_call(&c, &r), "RELEASE_LOCKOWNER answered");
+	CHECK_EQ(next_result(&r, OP_RELEASE_LOCKOWNER), NFS4_OK,
+		 "RELEASE_LOCKOWNER without locks: OK");
+	comp_begin(&c, "confirm", 0);
+	putfh(&c, &fh);
+	comp_op(&c, OP_OPEN_CONFIRM);
+	put_sid(&c.x, &osid);
+	put32(&c.x, 3);
+	CHECK(comp_call(&c, &r), "OPEN_CONFIRM answered");
+	next_result(&r, OP_PUTFH);
+	CHECK_EQ(next_result(&r, OP_OPEN_CONFIRM), NFS4_OK, "OPEN_CONFIRM");
+	get_sid(&r, &lsid);
+	CHECK(lsid.seqid == osid.seqid + 1 &&
+		      !memcmp(lsid.other, osid.other, 12),
+	      "OPEN_CONFIRM: the open's stateid, moved on");
+	CHECK_EQ(close40(&fh, &lsid, 4), NFS4_OK, "CLOSE lockops.txt");
+}
+
+static void test_more_ops(uint64_t a, uint64_t b)
+{
+	struct fh root, dir, file;
+
+	CHECK(fh_of(NULL, &root) && fh_of("share.txt", &file),
+	      "handles of the export and share.txt");
+	test_create_ops(&root, &dir);
+	test_link_rename_remove(&file, &dir);
+	test_readdir(&dir);
+	test_info_ops(&file);
+	test_lock_ops(a, b);
+}
+
+/* 4.1: SECINFO_NO_NAME, then BIND_CONN_TO_SESSION, DESTROY_SESSION and
+ * DESTROY_CLIENTID of a client of its own. */
+static void test_session_end(void)
+{
+	struct comp c;
+	struct res r;
+	uint64_t clientid;
+	uint8_t sid[16], got[16];
+	char name[1000];
+
+	comp_sequence(&c);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_SECINFO_NO_NAME);
+	put32(&c.x, 0); /* SECINFO_STYLE4_CURRENT_FH */
+	comp_op(&c, OP_GETFH);
+	CHECK(call41(&c, &r), "SECINFO_NO_NAME answered");
+	next_result(&r, OP_PUTROOTFH);
+	CHECK_EQ(next_result(&r, OP_SECINFO_NO_NAME), NFS4_OK,
+		 "SECINFO_NO_NAME");
+	CHECK(get32(&r) == 1 && get32(&r) == AUTH_SYS,
+	      "SECINFO_NO_NAME: AUTH_SYS");
+	CHECK_EQ(next_result(&r, OP_GETFH), NFS4ERR_NOFILEHANDLE,
+		 "SECINFO_NO_NAME consumed the current filehandle");
+
+	comp_sequence(&c);
+	comp_op(&c, OP_BACKCHANNEL_CTL);
+	put32(&c.x, 0x40000001);
+	put32(&c.x, 1);
+	put32(&c.x, AUTH_NONE);
+	CHECK(call41(&c, &r), "BACKCHANNEL_CTL answered");
+	CHECK_EQ(next_result(&r, OP_BACKCHANNEL_CTL), NFS4_OK,
+		 "BACKCHANNEL_CTL");
+
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_EXCHANGE_ID);
+	put64(&c.x, 43);
+	putbytes(&c.x, "nfs4_test end", 13);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	CHECK(comp_call(&c, &r) && r.status == NFS4_OK, "EXCHANGE_ID");
+	get32(&r), get32(&r);
+	clientid = get64(&r);
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_CREATE_SESSION);
+	put64(&c.x, clientid);
+	put32(&c.x, get32(&r));
+	put32(&c.x, 0);
+	for (int ch = 0; ch < 2; ch++) { /* fore: requests of 4 KiB */
+		put32(&c.x, 0);
+		put32(&c.x, ch ? 1 << 20 : 4096);
+		put32(&c.x, 1 << 20);
+		put32(&c.x, 8192);
+		put32(&c.x, 16);
+		put32(&c.x, 1);
+		put32(&c.x, 0);
+	}
+	put32(&c.x, 0x40000000);
+	put32(&c.x, 0);
+	CHECK(comp_call(&c, &r) && r.status == NFS4_OK, "CREATE_SESSION");
+	get32(&r), get32(&r);
+	CHECK(xdr_opaque(&r.x, (char *)sid, 16), "its session id");
+
+	/* its fore channel asked for 16 operations: 17 are too many, and
+	 * the slot is untouched, so the next SEQUENCE is seqid 1 again */
+	for (int ops = 17; ops >= 16; ops--) {
+		comp_begin(&c, "", 1);
+		comp_op(&c, OP_SEQUENCE);
+		if (!xdr_opaque(&c.x, (char *)sid, 16))
+			abort();
+		put32(&c.x, 1);
+		put32(&c.x, 0);
+		put32(&c.x, 0);
+		put32(&c.x, 0);
+		for (int i = 1; i < ops; i++)
+			comp_op(&c, OP_PUTROOTFH);
+		CHECK(comp_call(&c, &r), "%d ops answered", ops);
+		CHECK_EQ(r.status, ops > 16 ? NFS4ERR_TOO_MANY_OPS : NFS4_OK,
+			 "%d ops in a session of 16: %s", ops,
+			 ops > 16 ? "TOO_MANY_OPS" : "OK");
+		CHECK_EQ(r.nres, ops > 16 ? 1 : 16, "%d ops: %d results", ops,
+			 ops > 16 ? 1 : 16);
+	}
+
+	/* and 4 KiB: five names of 1000 bytes are too big a request */
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_SEQUENCE);
+	if (!xdr_opaque(&c.x, (char *)sid, 16))
+		abort();
+	put32(&c.x, 2);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	put32(&c.x, 0);
+	memset(name, 'n', sizeof(name));
+	for (int i = 0; i < 5; i++) {
+		comp_op(&c, OP_LOOKUP);
+		putbytes(&c.x, name, sizeof(name));
+	}
+	CHECK(comp_call(&c, &r), "a 5 KB request answered");
+	CHECK_EQ(r.status, NFS4ERR_REQ_TOO_BIG,
+		 "5 KB in a session of 4 KiB requests: REQ_TOO_BIG");
+	CHECK_EQ(r.nres, 1, "REQ_TOO_BIG: SEQUENCE's result only");
+
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_BIND_CONN_TO_SESSION);
+	if (!xdr_opaque(&c.x, (char *)sid, 16))
+		abort();
+	put32(&c.x, 3); /* CDFC4_FORE_OR_BOTH */
+	put32(&c.x, 0);
+	CHECK(comp_call(&c, &r), "BIND_CONN_TO_SESSION answered");
+	CHECK_EQ(next_result(&r, OP_BIND_CONN_TO_SESSION), NFS4_OK,
+		 "BIND_CONN_TO_SESSION");
+	CHECK(xdr_opaque(&r.x, (char *)got, 16) && !memcmp(got, sid, 16),
+	      "BIND_CONN_TO_SESSION: the session id");
+	CHECK(get32(&r) == 1 && get32(&r) == 0,
+	      "BIND_CONN_TO_SESSION: fore channel, no RDMA");
+
+	for (int i = 0; i < 2; i++) {
+		comp_begin(&c, "", 1);
+		comp_op(&c, OP_DESTROY_SESSION);
+		if (!xdr_opaque(&c.x, (char *)sid, 16))
+			abort();
+		CHECK(comp_call(&c, &r), "DESTROY_SESSION answered");
+		CHECK_EQ(next_result(&r, OP_DESTROY_SESSION),
+			 i ? NFS4ERR_BADSESSION : NFS4_OK,
+			 i ? "DESTROY_SESSION again: BADSESSION"
+			   : "DESTROY_SESSION");
+	}
+	comp_begin(&c, "", 1);
+	comp_op(&c, OP_DESTROY_CLIENTID);
+	put64(&c.x, clientid);
+	CHECK(comp_call(&c, &r), "DESTROY_CLIENTID answered");
+	CHECK_EQ(next_result(&r, OP_DESTROY_CLIENTID), NFS4_OK,
+		 "DESTROY_CLIENTID without sessions");
+}
+
+/* ---- per-export versions --------------------------------------------------
+ * The daemon also serves /v3only (versions 3) and /deep/v4only (versions
+ * 4), from its configuration file: NFSv4 sees the second, through the
+ * pseudo directory "deep", and not the first; NFSv3 (libnfs) the reverse.
+ */
+static int versions_conf(struct tdaemon *t, char *path, size_t len)
+{
+	static const char *const ex[2][2] = { { "/v3only", "3" },
+					      { "/deep/v4only", "4" } };
+	char dir[400];
+	FILE *f;
+
+	snprintf(path, len, "%s/versions.conf", t->dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		for (int l = 0; l < 3; l++) {
+			snprintf(dir, sizeof(dir), "%s/vers%d-%c", t->dir, i,
+				 "luw"[l]);
+			if (mkdir(dir, 0755) < 0)
+				break;
+		}
+		fprintf(f, "export \"%s\" {\n\tlower %s/vers%d-l\n"
+			   "\tupper %s/vers%d-u\n\twork %s/vers%d-w\n"
+			   "\tversions %s\n"
+			   "\tclients \"127.0.0.0/8(rw,no_root_squash)\"\n}\n",
+			ex[i][0], t->dir, i, t->dir, i, t->dir, i, ex[i][1]);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* PUTROOTFH, a LOOKUP of each of names, GETFH: the first failing status. */
+static uint32_t v4_walk(const char *const *names, int n)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "walk", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	for (int i = 0; i < n; i++) {
+		comp_op(&c, OP_LOOKUP);
+		putbytes(&c.x, names[i], (u_int)strlen(names[i]));
+	}
+	comp_op(&c, OP_GETFH);
+	return comp_call(&c, &r) ? r.status : 0xdeadbeef;
+}
+
+#ifdef HAVE_LIBNFS_V4
+static bool v3_mounts(const char *export)
+{
+	struct nfs_context *nfs = nfs_init_context();
+	struct nfs_url *url;
+	char u[256];
+	bool ok;
+
+	if (nfs == NULL)
+		return false;
+	snprintf(u, sizeof(u),
+		 "nfs://127.0.0.1%s?version=3&nfsport=%d&mountport=%d",
+		 export, d.port, d.port);
+	url = nfs_parse_url_dir(nfs, u);
+	ok = url != NULL && nfs_mount(nfs, url->server, url->path) == 0;
+	if (url != NULL)
+		nfs_destroy_url(url);
+	nfs_destroy_context(nfs);
+	return ok;
+}
+#endif
+
+static void test_versions(void)
+{
+	CHECK_EQ(v4_walk((const char *[]){ "v3only" }, 1), NFS4ERR_NOENT,
+		 "v4: a versions-3 export is not in the pseudo root");
+	CHECK_EQ(v4_walk((const char *[]){ "deep" }, 1), NFS4_OK,
+		 "v4: the pseudo directory leading to /deep/v4only");
+	CHECK_EQ(v4_walk((const char *[]){ "deep", "v4only" }, 2), NFS4_OK,
+		 "v4: /deep/v4only by LOOKUPs from the pseudo root");
+#ifdef HAVE_LIBNFS_V4
+	CHECK(v3_mounts("/v3only"), "v3: /v3only mounts");
+	CHECK(!v3_mounts("/deep/v4only"), "v3: /deep/v4only does not");
+#endif
+}
+
+#ifdef HAVE_LIBNFS_V4
+/* ---- libnfs over NFSv4 (version=4): what it supports -------------------- */
+
+static struct nfs_context *v4_mount(void)
+{
+	struct nfs_context *nfs = nfs_init_context();
+	struct nfs_url *url;
+	char u[256];
+
+	if (nfs == NULL)
+		return NULL;
+	snprintf(u, sizeof(u), "nfs://127.0.0.1/export?version=4&nfsport=%d",
+		 d.port);
+	url = nfs_parse_url_dir(nfs, u);
+	if (url == NULL || nfs_mount(nfs, url->server, url->path) != 0) {
+		printf("# libnfs v4 mount: %s\n", nfs_get_error(nfs));
+		if (url != NULL)
+			nfs_destroy_url(url);
+		nfs_destroy_context(nfs);
+		return NULL;
+	}
+	nfs_destroy_url(url);
+	return nfs;
+}
+
+/* Does the host file at path hold exactly want? */
+static bool file_is(const char *path, const char *want)
+{
+	char buf[256];
+	ssize_t n = -1;
+	int f = open(path, O_RDONLY);
+
+	if (f >= 0) {
+		n = read(f, buf, sizeof(buf));
+		close(f);
+	}
+	return n == (ssize_t)strlen(want) && !memcmp(buf, want, (size_t)n);
+}
+
+/* Is name in the listing of dir? */
+static bool v4_listed(struct nfs_context *nfs, const char *dir,
+		      const char *name)
+{
+	struct nfsdir *nd;
+	struct nfsdirent *de;
+	bool found = false;
+
+	if (nfs_opendir(nfs, dir, &nd) != 0)
+		return false;
+	while ((de = nfs_readdir(nfs, nd)) != NULL)
+		found = found || !strcmp(de->name, name);
+	nfs_closedir(nfs, nd);
+	return found;
+}
+
+static void test_libnfs(void)
+{
+	struct nfs_context *nfs = v4_mount();
+	struct nfsfh *fh = NULL;
+	struct nfs_stat_64 st;
+	char buf[64] = "", path[400];
+	int n = -1;
+
+	CHECK(nfs != NULL, "libnfs mounts /export with version=4");
+	if (nfs == NULL)
+		return;
+	CHECK(nfs_open(nfs, "/share.txt", O_RDONLY, &fh) == 0 &&
+		      (n = nfs_read(nfs, fh, sizeof(buf) - 1, buf)) >= 0,
+	      "libnfs v4: read share.txt");
+	if (fh)
+		nfs_close(nfs, fh);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_EQ(n, 5, "libnfs v4: share.txt has 5 bytes");
+	/* nfs_creat() opens for reading only: NFSv4 then refuses WRITE */
+	CHECK(nfs_create(nfs, "/libnfs4.txt", O_RDWR, 0644, &fh) == 0 &&
+		      nfs_write(nfs, fh, 7, "libnfs4") == 7 &&
+		      nfs_close(nfs, fh) == 0,
+	      "libnfs v4: create and write libnfs4.txt");
+	CHECK(nfs_stat64(nfs, "/libnfs4.txt", &st) == 0 &&
+		      st.nfs_size == 7 && (st.nfs_mode & 0777) == 0644,
+	      "libnfs v4: stat libnfs4.txt: 7 bytes, 0644");
+	snprintf(path, sizeof(path), "%s/libnfs4.txt", d.upper);
+	CHECK(file_is(path, "libnfs4"),
+	      "libnfs v4: the data are in the upper layer");
+	CHECK(nfs_mkdir(nfs, "/libnfs4.d") == 0 &&
+		      nfs_rename(nfs, "/libnfs4.txt", "/libnfs4.d/moved") == 0,
+	      "libnfs v4: mkdir, rename into it");
+	CHECK(v4_listed(nfs, "/libnfs4.d", "moved") &&
+		      !v4_listed(nfs, "/", "libnfs4.txt"),
+	      "libnfs v4: the listings show the rename");
+	CHECK(nfs_unlink(nfs, "/libnfs4.d/moved") == 0 &&
+		      nfs_rmdir(nfs, "/libnfs4.d") == 0 &&
+		      nfs_stat64(nfs, "/libnfs4.d", &st) != 0,
+	      "libnfs v4: unlink, rmdir");
+	nfs_destroy_context(nfs);
+}
+#else
+static void test_libnfs(void)
+{
+	printf("# no libnfs: its version=4 test skipped\n");
+}
+#endif
+
 /* ---- 4.2 sparse files: SEEK, ALLOCATE, DEALLOCATE ----------------------- */
 
 enum { OP_ALLOCATE = 59, OP_DEALLOCATE = 62, OP_SEEK = 69 };
@@ -945,6 +1688,57 @@ static uint32_t allocate42(const char *name, uint64_t off, uint64_t len,
 	put64(&c.x, len);
 	st = file_op_call(&c, &r, &op);
 	return op == want ? st : 0xdeadbeef;
+}
+
+/*
+ * Reply too big: two READs of 256 KiB do not fit in one reply (NFSv4's
+ * largest is 288 KiB): the second one fails with REP_TOO_BIG in 4.1,
+ * RESOURCE in 4.0, and ends the COMPOUND; the first one's data stay.
+ */
+static void test_reply_too_big(void)
+{
+	static uint8_t big[1 << 20];
+	uint8_t skip[36];
+	struct comp c;
+	struct res r;
+	uint32_t n;
+
+	for (uint32_t minor = 0; minor < 2; minor++) {
+		if (minor) {
+			comp_file(&c, minor, "sparse.bin");
+		} else { /* no SEQUENCE in 4.0 */
+			comp_begin(&c, "", 0);
+			comp_op(&c, OP_PUTROOTFH);
+			comp_op(&c, OP_LOOKUP);
+			putbytes(&c.x, "export", 6);
+			comp_op(&c, OP_LOOKUP);
+			putbytes(&c.x, "sparse.bin", 10);
+		}
+		for (int i = 0; i < 2; i++) {
+			comp_op(&c, OP_READ);
+			put_sid(&c.x, &anon_sid);
+			put64(&c.x, 0);
+			put32(&c.x, 256 * 1024);
+		}
+		CHECK(comp_call_buf(&c, &r, big, sizeof(big)),
+		      "two 256 KiB READs in 4.%u answered", minor);
+		CHECK_EQ(r.status,
+			 minor ? NFS4ERR_REP_TOO_BIG : NFS4ERR_RESOURCE,
+			 "two 256 KiB READs in 4.%u: %s", minor,
+			 minor ? "REP_TOO_BIG" : "RESOURCE");
+		CHECK_EQ(r.nres, minor ? 6 : 5,
+			 "4.%u: the second READ's result is the last", minor);
+		if (minor && (next_result(&r, OP_SEQUENCE) != NFS4_OK ||
+			      !xdr_opaque(&r.x, (char *)skip, sizeof(skip))))
+			continue;
+		next_result(&r, OP_PUTROOTFH);
+		next_result(&r, OP_LOOKUP);
+		next_result(&r, OP_LOOKUP);
+		CHECK_EQ(next_result(&r, OP_READ), NFS4_OK, "first READ OK");
+		get32(&r); /* eof */
+		n = get32(&r);
+		CHECK_EQ(n, 256 * 1024, "the first READ's 256 KiB");
+	}
 }
 
 /* What lseek says on the host file: the server must agree exactly. */
@@ -1556,6 +2350,7 @@ int main(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct timeval tv = { 10, 0 };
+	char conf[400];
 
 	uint64_t a, b;
 
@@ -1564,7 +2359,8 @@ int main(void)
 	    tfile_write(d.lower, "cu.txt", "lower") < 0 ||
 	    tfile_write(d.lower, "alloc.bin", "lower") < 0 ||
 	    make_sparse(d.upper, "sparse.bin") < 0 ||
-	    tdaemon_start(&d) < 0) {
+	    versions_conf(&d, conf, sizeof(conf)) < 0 ||
+	    (d.config = conf, tdaemon_start(&d) < 0)) {
 		printf("Bail out! daemon did not start\n");
 		tdaemon_cleanup(&d);
 		return 99;
@@ -1590,9 +2386,14 @@ int main(void)
 	test_share_deny(a, b);
 	test_seqid(a);
 	test_copy_up_at_open(a);
+	test_more_ops(a, b);
 	test_state41();
+	test_session_end();
 	test_seek();
 	test_allocate();
+	test_reply_too_big();
+	test_libnfs();
+	test_versions();
 	test_lease_expiry();
 	test_grace();
 	close(fd);
