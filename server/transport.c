@@ -15,16 +15,32 @@
  * per request in flight, so a reply that finishes after its client has
  * gone is dropped without touching freed memory.  The bufferevent's lock
  * protects the fields shared with workers (inflight, closed, paused).
+ *
+ * RPC-with-TLS (RFC 9289): an AUTH_TLS probe on a connection with nothing
+ * else in flight is answered on the loop thread with "STARTTLS"; from
+ * then on the socket belongs to direct_ev, as in read_direct(), and a
+ * GnuTLS session sits between it and the framer.  The handshake runs on
+ * the loop thread, non-blocking, one step per readable event; its CPU
+ * is paid once per connection (0.45 ms with an ECDSA P-256 key, more
+ * with RSA) and never waits for the client.
+ * Decrypted bytes go straight into the record, a fragment's body to
+ * where it belongs.  Workers send their replies through the session
+ * under the bufferevent lock, as they write plaintext ones, while the
+ * loop thread receives: GnuTLS allows one sender and one receiver at a
+ * time.  Ciphertext leaves by tls_push(): straight to the socket when
+ * nothing is queued, else into the bufferevent's output, in order.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -37,6 +53,7 @@
 #include "record.h"
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 
 /* Back-pressure: a client that sends faster than we answer, or stops
  * reading its replies, is no longer read from until it catches up. */
@@ -51,6 +68,8 @@
 #define FLUSH_SECONDS 2
 /* Fragment bytes still to come above which they bypass the bufferevent. */
 #define DIRECT_MIN (64 << 10)
+/* Silence allowed in a TLS handshake before the connection is closed. */
+#define TLS_HANDSHAKE_SECONDS 15
 
 struct conn {
 	struct transport *t;
@@ -69,6 +88,12 @@ struct conn {
 	bool closed, paused;
 	bool direct; /* reading a fragment past the bufferevent */
 	bool portmap; /* accepted on the portmapper's port */
+
+	/* RPC-with-TLS; NULL while plaintext.  Set on the loop thread while
+	 * no request is in flight, so workers only ever see it set. */
+	gnutls_session_t tls;
+	bool handshaking;
+	uint8_t xprtsec; /* its requests' rpc_req.xprtsec */
 };
 
 struct transport {
@@ -92,6 +117,7 @@ struct transport {
 	/* Copied from the configuration, which a reload may replace. */
 	uint32_t max_record, max_connections;
 	unsigned idle_timeout;
+	struct tls_server *tls; /* NULL: no tls-certificate */
 };
 
 static void conn_get(struct conn *c)
@@ -105,6 +131,8 @@ static void conn_put(struct conn *c)
 		return;
 	bufferevent_free(c->bev);
 	record_free(&c->rec);
+	if (c->tls)
+		gnutls_deinit(c->tls);
 	free(c);
 }
 
@@ -118,6 +146,10 @@ static void conn_close(struct conn *c)
 		bufferevent_unlock(c->bev);
 		return;
 	}
+	/* A TLS peer learns that the end is deliberate (close_notify), if
+	 * that can still go out. */
+	if (c->tls && !c->handshaking)
+		(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 	c->closed = true;
 	/* No callback may run for c once its last reference is gone. */
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
@@ -138,6 +170,8 @@ static void conn_close(struct conn *c)
 	stats_conn_closed();
 	conn_put(c);
 }
+
+static void tls_resume(struct conn *c);
 
 static bool may_resume(struct conn *c)
 {
@@ -161,6 +195,10 @@ static void conn_resume(struct conn *c)
 	if (!c->paused || c->closed || c->t->stopping || !may_resume(c))
 		return;
 	c->paused = false;
+	if (c->tls) {
+		tls_resume(c);
+		return;
+	}
 	if (c->direct)
 		return; /* direct_end() turns the bufferevent back on */
 	bufferevent_enable(c->bev, EV_READ);
@@ -226,6 +264,8 @@ static void conn_queue_reply(struct conn *c, struct rpc_buf *out, size_t n)
 		conn_pause(c);
 }
 
+static void tls_send(struct conn *c, const uint8_t *p, size_t n);
+
 static void conn_reply(struct conn *c, struct rpc_buf *out, size_t len)
 {
 	uint32_t mark = htonl(RECORD_LAST_FRAG | (uint32_t)len);
@@ -233,7 +273,10 @@ static void conn_reply(struct conn *c, struct rpc_buf *out, size_t len)
 	bufferevent_lock(c->bev);
 	if (len && !c->closed) {
 		memcpy(out->base, &mark, 4);
-		conn_queue_reply(c, out, len + 4);
+		if (c->tls)
+			tls_send(c, out->base, len + 4);
+		else
+			conn_queue_reply(c, out, len + 4);
 	}
 	c->inflight--;
 	conn_resume(c);
@@ -241,20 +284,28 @@ static void conn_reply(struct conn *c, struct rpc_buf *out, size_t len)
 	free(out->base);
 }
 
-static void tcp_work(void *arg)
+/* Runs a request and sends its reply: true if that said "STARTTLS". */
+static bool tcp_execute(struct rpc_req *req)
 {
-	struct rpc_req *req = arg;
 	struct conn *c = req->conn;
 	struct stats_call sc;
+	bool starttls;
 	size_t len;
 
 	stats_begin(&sc, req);
 	len = execute(c->t->srv, req);
+	starttls = len && req->starttls;
 	stats_reply(&sc, req, len);
 	conn_reply(c, &req->out, len);
 	stats_end(&sc);
 	conn_put(c);
 	free(req);
+	return starttls;
+}
+
+static void tcp_work(void *arg)
+{
+	(void)tcp_execute(arg);
 }
 
 /*
@@ -262,19 +313,45 @@ static void tcp_work(void *arg)
  * handoff to a worker, so the loop thread answers it itself.  Only the
  * call header is peeked at here (xid, type, rpcvers, prog, vers, proc);
  * rpc_execute() still decodes and checks everything.  Other programs'
- * NULL procedures are left to the workers: RPCSEC_GSS, for one, does
- * real work in NULL.
+ * NULL procedures, and any NULL with an RPCSEC_GSS credential (context
+ * creation reads the keytab), are left to the workers.
  */
 static bool is_cheap_call(const uint8_t *rec, size_t len)
 {
-	uint32_t w[6];
+	uint32_t w[7]; /* ... proc, credential flavor */
 
 	if (len < sizeof(w))
 		return false;
 	memcpy(w, rec, sizeof(w));
-	if (ntohl(w[5]) != 0)
+	if (ntohl(w[5]) != 0 || ntohl(w[6]) == RPCSEC_GSS)
 		return false;
 	return ntohl(w[3]) == 100003 || ntohl(w[3]) == 100005;
+}
+
+/* The NULL call with an AUTH_TLS credential (peeked as above). */
+static bool is_tls_probe(const uint8_t *rec, size_t len)
+{
+	uint32_t w[7];
+
+	if (len < sizeof(w))
+		return false;
+	memcpy(w, rec, sizeof(w));
+	return ntohl(w[5]) == 0 && ntohl(w[6]) == AUTH_TLS;
+}
+
+static void conn_start_tls(struct conn *c);
+
+/*
+ * Loop thread.  Only with nothing else in flight: a worker's plaintext
+ * reply must not follow the handshake.  The probe is answered here, so
+ * that no byte after it (the ClientHello) is read as a record.
+ */
+static void conn_probe(struct conn *c, struct rpc_req *req)
+{
+	req->starttls = c->inflight == 1 && !c->tls && !c->portmap &&
+			!c->direct;
+	if (tcp_execute(req) && !c->closed)
+		conn_start_tls(c);
 }
 
 static void conn_submit(struct conn *c)
@@ -292,13 +369,17 @@ static void conn_submit(struct conn *c)
 	req->peer_len = c->peer_len;
 	req->tcp = true;
 	req->portmap = c->portmap;
+	req->xprtsec = c->xprtsec;
 	req->rec = record_take(&c->rec, &req->reclen);
 	req->t_recv = stats_clock();
 	conn_get(c);
 	if (++c->inflight >= CONN_MAX_INFLIGHT)
 		conn_pause(c);
-	if (is_cheap_call(req->rec, req->reclen))
-		tcp_work(req); /* conn_read() holds a reference on c */
+	/* conn_read() or on_direct() holds a reference on c. */
+	if (c->t->tls && is_tls_probe(req->rec, req->reclen))
+		conn_probe(c, req);
+	else if (is_cheap_call(req->rec, req->reclen))
+		tcp_work(req);
 	else
 		workers_submit(c->t->srv->workers, tcp_work, req);
 }
@@ -398,17 +479,37 @@ static bool frag_fill_direct(struct conn *c, enum record_status *st)
 	return false;
 }
 
+static void conn_timeout(struct conn *c)
+{
+	if (c->handshaking) {
+		log_ratelimited(LOG_NOTICE,
+				"%s: TLS handshake silent for %u seconds; "
+				"closing connection",
+				c->name, TLS_HANDSHAKE_SECONDS);
+		conn_close(c);
+	} else if (c->inflight == 0) {
+		log_info("%s: idle for %u seconds; closing connection",
+			 c->name, c->t->idle_timeout);
+		conn_close(c);
+	}
+}
+
+static void tls_on_read(struct conn *c);
+
 static void on_direct(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	conn_get(c);
-	if (!(what & EV_TIMEOUT))
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c);
+	} else if (c->tls) {
+		tls_on_read(c);
+	} else {
+		/* As in conn_read(): conn_submit() counts under the lock. */
+		bufferevent_lock(c->bev);
 		read_records(c, bufferevent_get_input(c->bev));
-	else if (c->inflight == 0) {
-		log_info("%s: idle for %u seconds; closing connection",
-			 c->name, c->t->idle_timeout);
-		conn_close(c);
+		bufferevent_unlock(c->bev);
 	}
 	conn_put(c);
 }
@@ -457,8 +558,9 @@ static void read_records(struct conn *c, struct evbuffer *in)
 	enum record_status st;
 	uint32_t left;
 
-	/* Once direct, the fragment is finished whatever the pressure. */
-	while (!c->closed && (!c->paused || c->direct) &&
+	/* Once direct, the fragment is finished whatever the pressure;
+	 * once TLS has started, tls_read() takes over. */
+	while (!c->closed && (!c->paused || c->direct) && !c->tls &&
 	       !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED)) {
 		st = feed_input(c, in);
 		if (st == RECORD_MORE) {
@@ -478,6 +580,258 @@ static void read_records(struct conn *c, struct evbuffer *in)
 		}
 		conn_submit(c);
 	}
+}
+
+/* ---- RPC-with-TLS ------------------------------------------------------ */
+
+/* Bytes the bufferevent read before the switch come first. */
+static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
+{
+	struct conn *c = p;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	ssize_t r;
+
+	if (evbuffer_get_length(in) > 0)
+		return evbuffer_remove(in, buf, n);
+	do
+		r = recv(bufferevent_getfd(c->bev), buf, n, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return r;
+}
+
+/* Never waits: the loop calls GnuTLS only when the socket is readable. */
+static int tls_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
+{
+	struct conn *c = p;
+	struct pollfd pfd = { .fd = bufferevent_getfd(c->bev),
+			      .events = POLLIN };
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return 1;
+	return poll(&pfd, 1, 0);
+}
+
+/*
+ * Any thread.  As conn_send_now() for plaintext: straight to the socket
+ * when nothing is queued, the rest queued for the loop, so GnuTLS never
+ * sees EAGAIN and a worker never waits for the client.
+ */
+static ssize_t tls_push(gnutls_transport_ptr_t p, const giovec_t *iov,
+			int iovcnt)
+{
+	struct conn *c = p;
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov,
+			      .msg_iovlen = (size_t)iovcnt };
+	struct evbuffer *o;
+	size_t total = 0, skip = 0;
+	ssize_t w = 0;
+	int i;
+
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	bufferevent_lock(c->bev);
+	o = bufferevent_get_output(c->bev);
+	if (!c->closed && evbuffer_get_length(o) == 0) {
+		do
+			w = sendmsg(bufferevent_getfd(c->bev), &msg,
+				    MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		skip = w > 0 ? (size_t)w : 0;
+	}
+	for (i = 0; i < iovcnt && !c->closed; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		if (evbuffer_add(o, (const uint8_t *)iov[i].iov_base + skip,
+				 iov[i].iov_len - skip) < 0) {
+			bufferevent_unlock(c->bev);
+			gnutls_transport_set_errno(c->tls, ENOMEM);
+			return -1;
+		}
+		skip = 0;
+	}
+	if (evbuffer_get_length(o) > CONN_MAX_OUTPUT)
+		conn_pause(c);
+	bufferevent_unlock(c->bev);
+	return (ssize_t)total;
+}
+
+/* Bufferevent locked (a worker's reply). */
+static void tls_send(struct conn *c, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		/* tls_push() never says EAGAIN: no partial record to resume. */
+		w = gnutls_record_send(c->tls, p, n);
+		if (w == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (w < 0) {
+			log_ratelimited(LOG_NOTICE, "%s: TLS send: %s", c->name,
+					gnutls_strerror((int)w));
+			/* The loop's reader sees the end and closes. */
+			shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Any thread, bufferevent locked: conn_resume() in TLS mode. */
+static void tls_resume(struct conn *c)
+{
+	struct timeval idle = { .tv_sec = (time_t)c->t->idle_timeout };
+
+	/* GnuTLS may hold decrypted bytes already: read without waiting
+	 * for the socket. */
+	(void)event_add(c->direct_ev, c->t->idle_timeout ? &idle : NULL);
+	event_active(c->direct_ev, EV_READ, 0);
+}
+
+/* Loop thread: whether to go on reading; a paused connection stops
+ * watching the socket until tls_resume(). */
+static bool tls_may_read(struct conn *c)
+{
+	bool ok;
+
+	bufferevent_lock(c->bev);
+	ok = !c->closed && !c->paused &&
+	     !__atomic_load_n(&c->t->stopping, __ATOMIC_RELAXED);
+	if (!c->closed && c->paused)
+		event_del(c->direct_ev);
+	bufferevent_unlock(c->bev);
+	return ok;
+}
+
+static void tls_read_failed(struct conn *c, ssize_t n)
+{
+	char why[128];
+
+	if (record_mid(&c->rec)) {
+		conn_fail(c, "truncated record (peer closed mid-record)");
+	} else if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+		log_debug("%s: TLS session closed by the peer", c->name);
+		conn_close(c);
+	} else {
+		snprintf(why, sizeof(why), "TLS: %s", gnutls_strerror((int)n));
+		conn_fail(c, why);
+	}
+}
+
+/*
+ * Loop thread.  A fragment's body is decrypted straight into the
+ * record; a fragment header (at most 4 bytes) goes through the framer.
+ */
+static void tls_read(struct conn *c)
+{
+	enum record_status st = RECORD_MORE;
+	uint8_t hdr[4], *dest;
+	uint32_t left;
+	size_t used;
+	ssize_t n;
+
+	while (tls_may_read(c)) {
+		dest = record_frag_dest(&c->rec, &left);
+		if (left == 0) {
+			n = gnutls_record_recv(c->tls, hdr, 4 - c->rec.hdrlen);
+			if (n > 0)
+				st = record_feed(&c->rec, hdr, (size_t)n,
+						 &used);
+		} else {
+			n = gnutls_record_recv(c->tls, dest, left);
+			if (n > 0)
+				st = record_filled(&c->rec, (size_t)n);
+		}
+		if (n == GNUTLS_E_AGAIN)
+			return;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n <= 0) {
+			tls_read_failed(c, n);
+			return;
+		}
+		if (st == RECORD_BAD) {
+			conn_fail(c, record_error(&c->rec));
+			return;
+		}
+		if (st == RECORD_DONE) {
+			bufferevent_lock(c->bev);
+			conn_submit(c);
+			bufferevent_unlock(c->bev);
+			st = RECORD_MORE;
+		}
+	}
+}
+
+/* Loop thread: one step of the handshake, as far as the bytes in go. */
+static void tls_handshake(struct conn *c)
+{
+	struct timeval idle = { .tv_sec = (time_t)c->t->idle_timeout };
+	int rc;
+
+	do
+		rc = gnutls_handshake(c->tls);
+	while (rc == GNUTLS_E_INTERRUPTED);
+	if (rc == GNUTLS_E_AGAIN)
+		return;
+	if (rc < 0) {
+		(void)gnutls_alert_send_appropriate(c->tls, rc);
+		log_ratelimited(LOG_NOTICE,
+				"%s: TLS handshake failed: %s; closing "
+				"connection",
+				c->name, gnutls_strerror(rc));
+		conn_close(c);
+		return;
+	}
+	c->xprtsec = (uint8_t)tls_session_mode(c->tls);
+	c->handshaking = false;
+	log_debug("%s: TLS session%s", c->name,
+		  c->xprtsec == XPRTSEC_MTLS ? " with a client certificate"
+					     : "");
+	/* From the handshake's limit to the idle timeout. */
+	if (event_add(c->direct_ev, c->t->idle_timeout ? &idle : NULL) < 0) {
+		conn_fail(c, "cannot watch the socket");
+		return;
+	}
+	tls_read(c); /* records may have come with the handshake's end */
+}
+
+static void tls_on_read(struct conn *c)
+{
+	if (c->handshaking)
+		tls_handshake(c);
+	else
+		tls_read(c);
+}
+
+/* Loop thread, right after the "STARTTLS" reply went out (or queued). */
+static void conn_start_tls(struct conn *c)
+{
+	struct timeval limit = { .tv_sec = TLS_HANDSHAKE_SECONDS };
+	gnutls_session_t s = tls_session_new(c->t->tls, c->name);
+
+	if (!s) {
+		conn_close(c);
+		return;
+	}
+	gnutls_transport_set_ptr(s, c);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	gnutls_transport_set_pull_timeout_function(s, tls_pull_timeout);
+	gnutls_transport_set_vec_push_function(s, tls_push);
+	bufferevent_lock(c->bev);
+	c->tls = s;
+	c->handshaking = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_unlock(c->bev);
+	if (event_add(c->direct_ev, &limit) < 0) {
+		conn_fail(c, "cannot watch the socket");
+		return;
+	}
+	tls_handshake(c); /* the ClientHello may be in already */
 }
 
 static void conn_write(struct bufferevent *bev, void *arg)
@@ -873,7 +1227,8 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 		free(t);
 		return NULL;
 	}
-	if (bind_both(t, cfg, &tcp, err, errlen) < 0 ||
+	if (tls_server_open(cfg, &t->tls, err, errlen) < 0 ||
+	    bind_both(t, cfg, &tcp, err, errlen) < 0 ||
 	    setup_events(t, tcp, err, errlen) < 0 ||
 	    (cfg->portmap && open_portmap(t, cfg, err, errlen) < 0)) {
 		transport_close(t);
@@ -884,6 +1239,10 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 	log_notice("listening on %s (%s)",
 		   log_addr((struct sockaddr *)&bound, addr, sizeof(addr)),
 		   t->udp_fd >= 0 ? "tcp, udp" : "tcp");
+	if (t->tls)
+		log_notice("RPC-with-TLS on TCP: certificate %s%s%s",
+			   cfg->tls_cert, cfg->tls_ca ? ", client CA " : "",
+			   cfg->tls_ca ? cfg->tls_ca : "");
 	/* Not "listening on": scripts take the port from that line. */
 	if (t->pmap_port) {
 		set_port(&bound, t->pmap_port);
@@ -986,5 +1345,6 @@ void transport_close(struct transport *t)
 	if (t->srv && t->srv->transport == t)
 		t->srv->transport = NULL;
 	event_base_free(t->base);
+	tls_server_close(t->tls);
 	free(t);
 }
