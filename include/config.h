@@ -35,7 +35,27 @@ struct client_rule {
 	enum squash squash;
 	uint32_t anonuid, anongid; /* default 65534 */
 	bool secure;		   /* source port must be < 1024 */
+	unsigned xprtsec;	   /* XPRTSEC_* modes accepted; default all */
+	/* sec=: the flavors allowed (AUTH_SYS, RPC_AUTH_KRB5, ...), in the
+	 * order written; nsec 0 means sec=sys. */
+	uint32_t sec[4];
+	unsigned nsec;
 	unsigned line;		   /* where it was defined */
+};
+
+/* One line of the krb5-map file (server/gss.c). */
+struct krb5_map_entry {
+	char *principal; /* "alice@EXAMPLE.COM", "nfs/host@EXAMPLE.COM" */
+	char *user;	 /* "PRINCIPAL USERNAME": looked up when used */
+	uint32_t uid, gid;
+};
+
+/* Transport security of a connection, as exports(5)'s xprtsec= names it. */
+enum {
+	XPRTSEC_NONE = 1 << 0, /* plaintext */
+	XPRTSEC_TLS = 1 << 1,  /* RPC-with-TLS, no client certificate */
+	XPRTSEC_MTLS = 1 << 2, /* RPC-with-TLS, a verified client certificate */
+	XPRTSEC_ALL = XPRTSEC_NONE | XPRTSEC_TLS | XPRTSEC_MTLS,
 };
 
 enum {
@@ -73,6 +93,13 @@ struct config {
 	int log_level;
 	char *control;		   /* control socket; NULL: default; "none" */
 	char *metrics;		   /* Prometheus "ADDR:PORT"; NULL: none */
+	char *krb5_keytab;	   /* RPCSEC_GSS acceptor keytab; NULL: default */
+	char *krb5_principal;	   /* service principal; NULL: any in keytab */
+	char *krb5_map;		   /* principal mapping file, or NULL */
+	struct krb5_map_entry *krb5_maps; /* its lines */
+	unsigned nkrb5_maps;
+	char *tls_cert, *tls_key;  /* RPC-with-TLS: PEM files; NULL: no TLS */
+	char *tls_ca;		   /* client certificates' CA; NULL: none */
 	struct export_conf *exports;
 	unsigned nexports;
 };

@@ -24,9 +24,15 @@
 struct server;
 struct conn;
 
+/* RFC 9289's flavor of the probe for RPC-with-TLS (libtirpc lacks it). */
+#define AUTH_TLS 7
+
 /* What the caller claimed, before any export's squashing. */
 struct rpc_cred {
-	uint32_t flavor; /* AUTH_NONE or AUTH_SYS */
+	uint32_t flavor; /* AUTH_NONE, AUTH_SYS or RPC_AUTH_KRB5[IP] */
+	/* RPCSEC_GSS: a principal with no local identity (a machine's
+	 * nfs/host@REALM, an unknown user): runs as the rule's anonuid. */
+	bool anonymous;
 	uint32_t uid, gid;
 	uint32_t ngroups;
 	uint32_t groups[UN_NGROUPS_MAX];
@@ -52,6 +58,12 @@ struct rpc_req {
 	socklen_t peer_len;
 	bool tcp;
 	bool portmap; /* came to the portmapper's port: only it answers */
+	/* The connection's transport security: XPRTSEC_TLS or XPRTSEC_MTLS
+	 * inside RPC-with-TLS; 0 for plaintext (and UDP). */
+	uint8_t xprtsec;
+	/* In: the transport can start TLS on this connection now.  Out: the
+	 * reply (to an AUTH_TLS probe) told the client to (RFC 9289). */
+	bool starttls;
 	uint64_t t_recv; /* record complete (stats_clock()), for latency */
 
 	/* The call record; args is positioned at the procedure's arguments. */
@@ -62,6 +74,13 @@ struct rpc_req {
 	/* The reply; res is positioned after the accepted-reply header. */
 	struct rpc_buf out;
 	XDR res;
+
+	/* RPCSEC_GSS: the call's context and sequence number (server/gss.c);
+	 * NULL for other flavors. */
+	struct gss_call *gss;
+	/* Set by server_access() when the client rule does not allow the
+	 * request's flavor (sec=); rpc.c then answers AUTH_TOOWEAK. */
+	bool *wrongsec;
 };
 
 /* What a procedure returns to the dispatcher. */
@@ -107,6 +126,7 @@ extern const struct rpc_program mount3_program;
 extern const struct rpc_program nlm4_program; /* server/nlmproc.c */
 extern const struct rpc_program nsm1_program; /* server/nsmproc.c */
 extern const struct rpc_program nfs4_program;
+extern const struct rpc_program nfsacl_program; /* server/nfsaclproc.c */
 
 /* All of them, in server/rpc.c. */
 extern const struct rpc_program *const rpc_programs[];

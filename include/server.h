@@ -70,6 +70,9 @@ enum access_result {
 	ACCESS_OK = 0,
 	ACCESS_DENIED, /* no rule admits this client, or 'secure' failed */
 	ACCESS_ROFS,   /* a modifying request on a read-only rule or export */
+	/* The rule does not accept the request's transport security
+	 * (xprtsec=): NFS3ERR_ACCES, NFS4ERR_WRONGSEC, as knfsd. */
+	ACCESS_WRONGSEC,
 };
 
 /*
@@ -80,6 +83,36 @@ enum access_result {
 enum access_result server_access(const struct srv_export *ex,
 				 const struct rpc_req *req, bool modifying,
 				 struct un_cred *cred);
+
+/*
+ * Whether the request came over a transport the rule accepts (xprtsec=:
+ * plaintext, TLS, TLS with a verified client certificate).  server_access()
+ * applies it to every program but the sidecars MOUNT and NLM (which the
+ * Linux client never sends over TLS, as knfsd does not check them).
+ */
+bool server_xprtsec_ok(const struct client_rule *r, const struct rpc_req *req);
+
+/*
+ * Security flavors (sec=): AUTH_SYS, RPC_AUTH_KRB5, RPC_AUTH_KRB5I,
+ * RPC_AUTH_KRB5P (server/gss.h), in the rule's order of preference.
+ * server_access() refuses other flavors with ACCESS_WRONGSEC (and sets
+ * *req->wrongsec, which makes NFSv3 answer AUTH_TOOWEAK); MOUNT and NLM
+ * are exempt.  NFSv4 SECINFO and SECINFO_NO_NAME list
+ * server_sec_flavors(), and an operation whose flavor is not
+ * server_sec_allowed() answers NFS4ERR_WRONGSEC.
+ */
+#define SEC_MAX 4
+/* A rule's flavors; sys when it has no sec=.  Returns how many. */
+unsigned server_rule_flavors(const struct client_rule *r,
+			     uint32_t flavors[SEC_MAX]);
+/* Does the rule allow flavor?  sys also allows AUTH_NONE (anonymous). */
+bool server_sec_ok(const struct client_rule *r, uint32_t flavor);
+/* The flavors of the rule admitting req's peer on ex; 0: no rule does. */
+unsigned server_sec_flavors(const struct srv_export *ex,
+			    const struct rpc_req *req,
+			    uint32_t flavors[SEC_MAX]);
+/* Is req's flavor one the rule admitting its peer on ex allows? */
+bool server_sec_allowed(const struct srv_export *ex, const struct rpc_req *req);
 
 /* ---- worker pool (server/worker.c) ---- */
 struct workers;

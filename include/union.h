@@ -146,6 +146,9 @@ struct un_export_conf {
 	const char *upper;	/* may be NULL: read-only union */
 	const char *work;	/* required with upper, same file system */
 	bool userxattr;		/* user.overlay.* instead of trusted.overlay.* */
+	/* No trusted.overlay.redirect is written: renaming a directory that
+	 * a lower layer has answers -EXDEV (redirects found are followed) */
+	bool redirect_dir_off;
 };
 
 /* ---- catalog ---------------------------------------------------------- */
@@ -364,6 +367,60 @@ int un_readdir(struct un_export *ex, const struct un_cred *cr,
 
 int un_statfs(struct un_export *ex, const struct un_handle *fh,
 	      struct un_statfs *st);
+
+/* ---- POSIX ACLs (acl.c) -----------------------------------------------
+ * The access and default ACLs of an object, stored in its layer as the
+ * kernel stores them (system.posix_acl_access / _default), so a kernel
+ * overlay of the same layers shows the same ACLs.  Tags and permission
+ * bits have the kernel's (and NFSACL's) values.
+ */
+enum un_acl_tag {
+	UN_ACL_USER_OBJ = 0x01,
+	UN_ACL_USER = 0x02,
+	UN_ACL_GROUP_OBJ = 0x04,
+	UN_ACL_GROUP = 0x08,
+	UN_ACL_MASK = 0x10,
+	UN_ACL_OTHER = 0x20,
+};
+#define UN_ACL_READ 4
+#define UN_ACL_WRITE 2
+#define UN_ACL_EXECUTE 1
+#define UN_ACL_MAX_ENTRIES 1024 /* knfsd's NFS_ACL_MAX_ENTRIES */
+
+struct un_acl_entry {
+	uint32_t tag;	/* enum un_acl_tag */
+	uint32_t id;	/* uid or gid for USER and GROUP, else unused */
+	uint32_t perm;	/* UN_ACL_READ | UN_ACL_WRITE | UN_ACL_EXECUTE */
+};
+
+struct un_acl {
+	uint32_t count;
+	struct un_acl_entry e[UN_ACL_MAX_ENTRIES];
+};
+
+/*
+ * The access ACL (an object without one gets the three entries its mode
+ * stands for, as knfsd answers) and the default ACL (count 0 when there
+ * is none, and always for non-directories), in canonical order: tag,
+ * then id.  Either pointer may be NULL.  No permission is needed.
+ */
+int un_getacl(struct un_export *ex, const struct un_handle *fh,
+	      struct un_acl *access, struct un_acl *dflt,
+	      struct un_attr *attr);
+
+/*
+ * Set the ACLs that are not NULL; count 0 removes one.  Entries may come
+ * in any order; the ACL must be valid (one USER_OBJ, GROUP_OBJ and
+ * OTHER, a MASK when there are USER or GROUP entries, no id twice):
+ * else -EINVAL.  Only the owner or root may (-EPERM), as chmod.  An
+ * access ACL also sets the mode's permission bits (and an ACL that the
+ * mode says all of is stored as the mode alone); a default ACL on a
+ * non-directory is -EACCES, any ACL on a symlink -EOPNOTSUPP (as on a
+ * layer without ACL support).  A lower object is copied up first.
+ */
+int un_setacl(struct un_export *ex, const struct un_cred *cr,
+	      const struct un_handle *fh, const struct un_acl *access,
+	      const struct un_acl *dflt, struct un_wcc *wcc);
 
 /* ---- observability (union/stats.c) ------------------------------------
  * For the daemon's statistics and its control socket (unionnfsctl):

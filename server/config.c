@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gss.h"
 #include "log.h"
 #include "server.h"
 
@@ -117,6 +118,17 @@ void config_free(struct config *cfg)
 	free(cfg->control);
 	free(cfg->metrics);
 	free(cfg->idmap_domain);
+	free(cfg->krb5_keytab);
+	free(cfg->krb5_principal);
+	free(cfg->krb5_map);
+	for (i = 0; i < cfg->nkrb5_maps; i++) {
+		free(cfg->krb5_maps[i].principal);
+		free(cfg->krb5_maps[i].user);
+	}
+	free(cfg->krb5_maps);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -130,6 +142,7 @@ static void rule_defaults(struct client_rule *r, unsigned line)
 	r->anonuid = ANON_ID;
 	r->anongid = ANON_ID;
 	r->secure = false; /* unlike exports(5): see unionnfsd.conf(5) */
+	r->xprtsec = XPRTSEC_ALL; /* as exports(5): none:tls:mtls */
 	r->line = line;
 }
 
@@ -145,6 +158,71 @@ static int parse_u32(const char *s, uint32_t *out)
 	if (errno || *end || v > UINT32_MAX)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* "none:tls:mtls": the transport security modes a rule accepts. */
+static int parse_xprtsec(const char *list, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned mode;
+	} modes[] = {
+		{ "none", XPRTSEC_NONE },
+		{ "tls", XPRTSEC_TLS },
+		{ "mtls", XPRTSEC_MTLS },
+	};
+	const char *p = list, *end;
+	size_t i, n;
+
+	*out = 0;
+	do {
+		end = strchr(p, ':');
+		n = end ? (size_t)(end - p) : strlen(p);
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (strlen(modes[i].name) == n &&
+			    strncmp(p, modes[i].name, n) == 0)
+				break;
+		if (i == sizeof(modes) / sizeof(modes[0]))
+			return -1;
+		*out |= modes[i].mode;
+		p = end + 1;
+	} while (end);
+	return 0;
+}
+
+/* "sys:krb5:krb5i:krb5p": the flavors a rule allows, in that order. */
+static int parse_sec(const char *list, struct client_rule *r)
+{
+	static const struct {
+		const char *name;
+		uint32_t flavor;
+	} secs[] = {
+		{ "sys", AUTH_SYS },
+		{ "krb5", RPC_AUTH_KRB5 },
+		{ "krb5i", RPC_AUTH_KRB5I },
+		{ "krb5p", RPC_AUTH_KRB5P },
+	};
+	const char *p = list, *end;
+	size_t i, n;
+	unsigned j;
+
+	r->nsec = 0;
+	do {
+		end = strchr(p, ':');
+		n = end ? (size_t)(end - p) : strlen(p);
+		for (i = 0; i < sizeof(secs) / sizeof(secs[0]); i++)
+			if (strlen(secs[i].name) == n &&
+			    strncmp(p, secs[i].name, n) == 0)
+				break;
+		if (i == sizeof(secs) / sizeof(secs[0]))
+			return -1;
+		for (j = 0; j < r->nsec; j++)
+			if (r->sec[j] == secs[i].flavor)
+				return -1; /* named twice */
+		r->sec[r->nsec++] = secs[i].flavor;
+		p = end + 1;
+	} while (end);
 	return 0;
 }
 
@@ -174,6 +252,10 @@ static int rule_option(struct client_rule *r, const char *opt)
 		return parse_u32(opt + 8, &r->anonuid);
 	else if (strncmp(opt, "anongid=", 8) == 0)
 		return parse_u32(opt + 8, &r->anongid);
+	else if (strncmp(opt, "xprtsec=", 8) == 0)
+		return parse_xprtsec(opt + 8, &r->xprtsec);
+	else if (strncmp(opt, "sec=", 4) == 0)
+		return parse_sec(opt + 4, r);
 	else {
 		/* Accepted for exports(5) compatibility; they change nothing
 		 * here (the server always honours the client's stability). */
@@ -473,6 +555,7 @@ struct parser {
 	bool have_peeked;
 	struct config *cfg;
 	unsigned rpcbind_line, portmap_line; /* where they were set, or 0 */
+	unsigned tls_line; /* the last tls-* keyword */
 };
 
 #define perr(ps, line, ...)                                                    \
@@ -717,6 +800,19 @@ static const struct {
 	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
 };
 
+/* A PEM file for RPC-with-TLS: say now if it cannot be read (its
+ * contents are checked when the daemon starts). */
+static void set_tls_file(struct parser *ps, const struct stmt *st, char **dst)
+{
+	bool was_set = *dst != NULL;
+
+	set_string(ps, st, dst);
+	ps->tls_line = st->line;
+	if (!was_set && *dst && access(*dst, R_OK) < 0)
+		perr(ps, st->line, "\"%s\" \"%s\": %s", st->w[0], *dst,
+		     strerror(errno));
+}
+
 static void top_statement(struct parser *ps, const struct stmt *st)
 {
 	struct config *cfg = ps->cfg;
@@ -775,6 +871,22 @@ static void top_statement(struct parser *ps, const struct stmt *st)
 		if (st->n == 2 && (!st->w[1][0] || strchr(st->w[1], '@')))
 			perr(ps, st->line, "bad id-mapping domain \"%s\"",
 			     st->w[1]);
+	} else if (strcmp(kw, "krb5-keytab") == 0) {
+		set_string(ps, st, &cfg->krb5_keytab);
+		/* Found now rather than at the first client's context. */
+		if (st->n == 2 && access(st->w[1], R_OK) < 0)
+			perr(ps, st->line, "krb5-keytab \"%s\": %s", st->w[1],
+			     strerror(errno));
+	} else if (strcmp(kw, "krb5-principal") == 0) {
+		set_string(ps, st, &cfg->krb5_principal);
+	} else if (strcmp(kw, "krb5-map") == 0) {
+		set_string(ps, st, &cfg->krb5_map);
+	} else if (strcmp(kw, "tls-certificate") == 0) {
+		set_tls_file(ps, st, &cfg->tls_cert);
+	} else if (strcmp(kw, "tls-key") == 0) {
+		set_tls_file(ps, st, &cfg->tls_key);
+	} else if (strcmp(kw, "tls-ca") == 0) {
+		set_tls_file(ps, st, &cfg->tls_ca);
 	} else if (strcmp(kw, "log-level") == 0) {
 		if (!want_args(ps, st, 1, 1))
 			return;
@@ -840,6 +952,11 @@ static void export_statement(struct parser *ps, struct export_conf *ex,
 		set_string(ps, st, (char **)&ex->u.work);
 	} else if (strcmp(kw, "userxattr") == 0) {
 		get_bool(ps, st, &ex->u.userxattr);
+	} else if (strcmp(kw, "redirect-dir") == 0) {
+		bool on;
+
+		if (get_bool(ps, st, &on))
+			ex->u.redirect_dir_off = !on;
 	} else if (strcmp(kw, "versions") == 0) {
 		export_versions(ps, ex, st);
 	} else if (strcmp(kw, "clients") == 0) {
@@ -1063,6 +1180,19 @@ static void portmap_or_rpcbind(struct parser *ps)
 	ps->cfg->rpcbind = false;
 }
 
+/* A key is useless without its certificate, and the reverse. */
+static void tls_files(struct parser *ps)
+{
+	const struct config *cfg = ps->cfg;
+
+	if (!ps->tls_line)
+		return;
+	if (!cfg->tls_cert || !cfg->tls_key)
+		perr(ps, ps->tls_line,
+		     "RPC-with-TLS needs both \"tls-certificate\" and "
+		     "\"tls-key\"");
+}
+
 int config_parse_file(struct config *cfg, const char *path, FILE *errf)
 {
 	struct parser ps = { .path = path, .errf = errf, .line = 1, .cfg = cfg };
@@ -1076,6 +1206,10 @@ int config_parse_file(struct config *cfg, const char *path, FILE *errf)
 	parse_top(&ps);
 	free(text);
 	portmap_or_rpcbind(&ps);
+	tls_files(&ps);
+	/* Its errors are the mapping file's own "FILE:LINE: ...". */
+	if (cfg->krb5_map)
+		ps.errors += gss_map_load(cfg, errf);
 	return ps.errors;
 }
 
@@ -1133,6 +1267,38 @@ static int validate_layers(const struct export_conf *ex, const char *where,
 	return errors;
 }
 
+/*
+ * A rule that refuses plaintext while the daemon has no certificate, or
+ * accepts only client certificates while it has no CA to check them
+ * with, would lock everybody out without a word: say so now.
+ */
+static int validate_xprtsec(const struct config *cfg,
+			    const struct export_conf *ex, const char *where,
+			    FILE *errf)
+{
+	int errors = 0;
+	unsigned i;
+
+	for (i = 0; i < ex->nrules; i++) {
+		const struct client_rule *r = &ex->rules[i];
+
+		if (!(r->xprtsec & XPRTSEC_NONE) && !cfg->tls_cert) {
+			conf_err(errf, where, r->line ? r->line : ex->line,
+				 "export \"%s\": xprtsec= without \"none\" "
+				 "needs \"tls-certificate\" and \"tls-key\"",
+				 ex->u.name);
+			errors++;
+		} else if (r->xprtsec == XPRTSEC_MTLS && !cfg->tls_ca) {
+			conf_err(errf, where, r->line ? r->line : ex->line,
+				 "export \"%s\": xprtsec=mtls needs \"tls-ca\" "
+				 "to verify client certificates",
+				 ex->u.name);
+			errors++;
+		}
+	}
+	return errors;
+}
+
 int config_validate(const struct config *cfg, FILE *errf)
 {
 	const char *where = cfg->file ? cfg->file : "command line";
@@ -1157,6 +1323,7 @@ int config_validate(const struct config *cfg, FILE *errf)
 		if (ex->line == 0)
 			errors += check_export(ex, where, errf, true);
 		errors += validate_layers(ex, where, errf);
+		errors += validate_xprtsec(cfg, ex, where, errf);
 	}
 	return errors;
 }

@@ -17,6 +17,7 @@
 #ifdef HAVE_CONFIG_H
 #include "ac_config.h" /* autoconf's, in the build directory: the version */
 #endif
+#include "gss.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -819,6 +820,7 @@ int main(int argc, char **argv)
 	rc = serve(&srv, &o, ready_fd);
 	stats_fini();
 	rpc_drc_clear();
+	gss_clear(); /* RPCSEC_GSS contexts */
 	log_ratelimit_flush(); /* what rate limiting held back, summed up */
 	server_close(&srv); /* flushes the catalog */
 	log_notice("stopped");

@@ -194,8 +194,27 @@ static mountstat3 mount_walk(struct un_export *ux, const struct un_cred *cr,
 	return err < 0 ? mount_status(err) : MNT3_OK;
 }
 
+/*
+ * The flavors the client is to use on the export: its rule's sec=, in
+ * order, with AUTH_NONE after AUTH_SYS (sys admits it, as anonymous).
+ */
+static unsigned mount_flavors(const struct srv_export *ex,
+			      const struct rpc_req *req, int *out)
+{
+	uint32_t sec[SEC_MAX];
+	unsigned n = server_sec_flavors(ex, req, sec), k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		out[k++] = (int)sec[i];
+		if (sec[i] == AUTH_SYS)
+			out[k++] = AUTH_NONE;
+	}
+	return k;
+}
+
 static mountstat3 mount_mnt(struct rpc_req *req, char *path,
-			    struct un_handle *fh)
+			    struct un_handle *fh, int *flavors,
+			    unsigned *nflavors)
 {
 	struct srv_export *ex;
 	struct un_cred cred;
@@ -225,6 +244,7 @@ static mountstat3 mount_mnt(struct rpc_req *req, char *path,
 	}
 	mount_list_add(host, path);
 	log_info("mount %s from %s", path, host);
+	*nflavors = mount_flavors(ex, req, flavors);
 	return MNT3_OK;
 }
 
@@ -233,20 +253,20 @@ static enum rpc_status mountproc3_mnt(struct rpc_req *req)
 	dirpath path = NULL;
 	mountres3 res;
 	struct un_handle fh;
-	/* Any client may use AUTH_NONE (squashed to anonymous) instead. */
-	int flavors[] = { AUTH_SYS, AUTH_NONE };
+	int flavors[SEC_MAX + 1];
+	unsigned nflavors = 0;
 	enum rpc_status st = RPC_GARBAGE;
 
 	if (!xdr_dirpath(&req->args, &path))
 		goto out;
 	memset(&res, 0, sizeof(res));
-	res.fhs_status = mount_mnt(req, path, &fh);
+	res.fhs_status = mount_mnt(req, path, &fh, flavors, &nflavors);
 	if (res.fhs_status == MNT3_OK) {
 		mountres3_ok *ok = &res.mountres3_u.mountinfo;
 
 		ok->fhandle.fhandle3_len = fh.len;
 		ok->fhandle.fhandle3_val = (char *)fh.data;
-		ok->auth_flavors.auth_flavors_len = 2;
+		ok->auth_flavors.auth_flavors_len = nflavors;
 		ok->auth_flavors.auth_flavors_val = flavors;
 	}
 	st = xdr_mountres3(&req->res, &res) ? RPC_DONE : RPC_SYSTEM_ERR;

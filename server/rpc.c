@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gss.h"
 #include "log.h"
 #include "server.h"
 
@@ -25,6 +26,7 @@
 #define ACCEPTED_HDR 24
 /* The longest non-accepted reply: xid, type, stat, mismatch low, high. */
 #define SMALL_REPLY 32
+#define STARTTLS_LEN 8
 #define MARK 4
 
 /* Programs served over the one port. */
@@ -36,6 +38,7 @@ const struct rpc_program *const rpc_programs[] = {
 	&nlm4_program,
 	&nsm1_program,
 	&nfs4_program,
+	&nfsacl_program,
 };
 const size_t rpc_nprograms = sizeof(rpc_programs) / sizeof(rpc_programs[0]);
 
@@ -46,8 +49,9 @@ static const struct rpc_program *const portmap_programs[] = {
 };
 
 /* ---- credentials ------------------------------------------------------
- * One entry per supported flavor; RPCSEC_GSS or AUTH_TLS go here later
- * (with their own verifier handling).  A parser returns an auth_stat.
+ * One entry per supported flavor; RPCSEC_GSS is only recognised here,
+ * and checked with its verifier by gss_call().  A parser returns an
+ * auth_stat.
  */
 typedef enum auth_stat (*cred_parser)(const uint8_t *body, uint32_t len,
 				      struct rpc_cred *cred);
@@ -87,12 +91,30 @@ out:
 	return st;
 }
 
+/* RFC 9289: the probe's credential is empty; see tls_probe(). */
+static enum auth_stat parse_auth_tls(const uint8_t *body, uint32_t len,
+				     struct rpc_cred *cred)
+{
+	cred->flavor = AUTH_TLS;
+	return len == 0 ? AUTH_OK : AUTH_BADCRED;
+}
+
+/* RPCSEC_GSS needs the header and the verifier: see gss_call(). */
+static enum auth_stat parse_rpcsec_gss(const uint8_t *body, uint32_t len,
+				       struct rpc_cred *cred)
+{
+	cred->flavor = RPCSEC_GSS;
+	return AUTH_OK;
+}
+
 static const struct {
 	uint32_t flavor;
 	cred_parser parse;
 } flavors[] = {
+	{ RPCSEC_GSS, parse_rpcsec_gss },
 	{ AUTH_NONE, parse_auth_none },
 	{ AUTH_SYS, parse_auth_sys },
+	{ AUTH_TLS, parse_auth_tls },
 };
 
 static enum auth_stat parse_cred(uint32_t flavor, const uint8_t *body,
@@ -136,14 +158,25 @@ static bool put(XDR *x, uint32_t v)
 	return xdr_uint32_t(x, &v);
 }
 
-/* xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier, accept_stat. */
+/* AUTH_NONE, empty; or with "STARTTLS" in it to answer a probe. */
+static bool put_verifier(struct rpc_req *req)
+{
+	XDR *x = &req->res;
+
+	if (!req->starttls)
+		return put(x, AUTH_NONE) && put(x, 0);
+	return put(x, AUTH_NONE) && put(x, STARTTLS_LEN) &&
+	       xdr_opaque(x, (char *)"STARTTLS", STARTTLS_LEN);
+}
+
+/* xid, REPLY, MSG_ACCEPTED, verifier, accept_stat. */
 static size_t encode_accepted(struct rpc_req *req, enum accept_stat st)
 {
 	XDR *x = &req->res;
 
 	xdr_setpos(x, 0);
 	if (!put(x, req->xid) || !put(x, REPLY) || !put(x, MSG_ACCEPTED) ||
-	    !put(x, AUTH_NONE) || !put(x, 0) || !put(x, st))
+	    !put_verifier(req) || !put(x, st))
 		return 0;
 	return xdr_getpos(x);
 }
@@ -431,6 +464,25 @@ static const struct rpc_version *find_version(const struct rpc_req *req,
 	return NULL;
 }
 
+/*
+ * A flavor the client rule does not allow (sec=, server_access()) is
+ * AUTH_TOOWEAK for NFSv3 and its side protocols (RFC 2623 2.3); NFSv4
+ * answers NFS4ERR_WRONGSEC inside its COMPOUND instead.
+ */
+static enum rpc_status call_proc(struct rpc_req *req,
+				 const struct rpc_proc *proc)
+{
+	bool wrongsec = false;
+	enum rpc_status st;
+
+	req->wrongsec = &wrongsec;
+	st = proc->fn(req);
+	req->wrongsec = NULL;
+	if (wrongsec && !(req->prog == 100003 && req->vers >= 4))
+		return RPC_AUTH_TOOWEAK;
+	return st;
+}
+
 static size_t run_proc(struct rpc_req *req, const struct rpc_proc *proc)
 {
 	size_t max = proc->max_reply ? proc->max_reply(req) : RPC_DEFAULT_REPLY;
@@ -439,7 +491,7 @@ static size_t run_proc(struct rpc_req *req, const struct rpc_proc *proc)
 		return reply_accepted(req, SYSTEM_ERR, 0, 0);
 	if (!encode_accepted(req, SUCCESS))
 		return 0;
-	switch (proc->fn(req)) {
+	switch (call_proc(req, proc)) {
 	case RPC_DONE:
 		return xdr_getpos(&req->res);
 	case RPC_GARBAGE:
@@ -481,8 +533,67 @@ static size_t dispatch(struct rpc_req *req, const struct rpc_proc *proc)
 	return len;
 }
 
+/*
+ * RFC 9289's AUTH_TLS probe: a NULL call, of any program, asking whether
+ * TLS can start on this connection.  The answer is the verifier's
+ * "STARTTLS", whatever the accept status; a reply without it tells the
+ * client TLS is not to be had here (UDP, no certificate configured, a
+ * session already running), as knfsd answers.
+ */
+static size_t tls_probe(struct rpc_req *req, bool offer, uint32_t vflavor,
+			uint32_t vlen)
+{
+	const struct rpc_version *vers;
+	uint32_t low, high;
+
+	if (vflavor != AUTH_NONE || vlen != 0)
+		return reply_denied(req, AUTH_ERROR, AUTH_BADVERF);
+	if (req->proc != 0)
+		return reply_denied(req, AUTH_ERROR, AUTH_BADCRED);
+	if (!alloc_reply(req, SMALL_REPLY + STARTTLS_LEN))
+		return 0;
+	req->starttls = offer;
+	vers = find_version(req, &low, &high);
+	if (!vers && low > high)
+		return reply_accepted(req, PROG_UNAVAIL, 0, 0);
+	if (!vers)
+		return reply_accepted(req, PROG_MISMATCH, low, high);
+	return reply_accepted(req, SUCCESS, 0, 0);
+}
+
+/*
+ * RPCSEC_GSS (server/gss.c): true when the call has been answered (*out:
+ * the reply's length, 0 for none) or dropped; false for a data call to
+ * run, with req->cred and req->args as for any other flavor.  The
+ * verifier signs the header up to the end of the credential.
+ */
+static bool gss_call(struct rpc_req *req, const uint8_t *cred, uint32_t len,
+		     uint32_t vflavor, const uint8_t *verf, uint32_t vlen,
+		     size_t *out)
+{
+	size_t hdrlen = xdr_getpos(&req->args) - 8 - RNDUP(vlen);
+	enum auth_stat why = AUTH_FAILED;
+
+	*out = 0;
+	switch (gss_accept(req, cred, len, hdrlen, vflavor, verf, vlen, out,
+			   &why)) {
+	case GSS_OK:
+		return false;
+	case GSS_REPLIED:
+	case GSS_DROP:
+		return true;
+	case GSS_GARBAGE:
+		*out = reply_accepted(req, GARBAGE_ARGS, 0, 0);
+		return true;
+	case GSS_DENIED:
+	default:
+		*out = reply_denied(req, AUTH_ERROR, why);
+		return true;
+	}
+}
+
 /* Decode and check everything up to the procedure's arguments. */
-static size_t execute(struct rpc_req *req)
+static size_t execute(struct rpc_req *req, bool offer_tls)
 {
 	uint32_t type, rpcvers, flavor, len, vflavor, vlen;
 	const uint8_t *body, *vbody;
@@ -490,6 +601,7 @@ static size_t execute(struct rpc_req *req)
 	uint32_t low, high;
 	const struct rpc_proc *proc;
 	enum auth_stat as;
+	size_t gss_len;
 	XDR *x = &req->args;
 
 	if (!xdr_uint32_t(x, &req->xid) || !xdr_uint32_t(x, &type) ||
@@ -510,6 +622,11 @@ static size_t execute(struct rpc_req *req)
 	/* Verifiers of AUTH_NONE and AUTH_SYS carry nothing we check. */
 	if (!decode_opaque_auth(x, &vflavor, &vlen, &vbody))
 		return reply_denied(req, AUTH_ERROR, AUTH_BADVERF);
+	if (req->cred.flavor == AUTH_TLS)
+		return tls_probe(req, offer_tls, vflavor, vlen);
+	if (req->cred.flavor == RPCSEC_GSS &&
+	    gss_call(req, body, len, vflavor, vbody, vlen, &gss_len))
+		return gss_len;
 
 	vers = find_version(req, &low, &high);
 	if (!vers && low > high)
@@ -524,14 +641,19 @@ static size_t execute(struct rpc_req *req)
 
 size_t rpc_execute(struct server *srv, struct rpc_req *req)
 {
+	bool offer_tls = req->starttls;
 	size_t len;
 
+	/* Only an answered probe leaves it set: see tls_probe(). */
+	req->starttls = false;
 	req->srv = srv;
 	req->out.base = NULL;
 	req->out.cap = 0;
+	req->gss = NULL;
 	xdrmem_create(&req->args, (char *)req->rec, (u_int)req->reclen,
 		      XDR_DECODE);
-	len = execute(req);
+	len = execute(req, offer_tls);
+	len = gss_finish(req, len); /* RPCSEC_GSS: verifier, wrapping */
 	xdr_destroy(&req->args);
 	if (req->out.base)
 		xdr_destroy(&req->res);

@@ -150,7 +150,8 @@ static bool same_layers(const struct un_export_conf *a,
 
 	if (!str_eq(a->name, b->name) || a->nlower != b->nlower ||
 	    !str_eq(a->upper, b->upper) || !str_eq(a->work, b->work) ||
-	    a->userxattr != b->userxattr)
+	    a->userxattr != b->userxattr ||
+	    a->redirect_dir_off != b->redirect_dir_off)
 		return false;
 	for (i = 0; i < a->nlower; i++)
 		if (!str_eq(a->lower[i], b->lower[i]))

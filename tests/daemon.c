@@ -91,7 +91,18 @@ static void exec_daemon(const struct tdaemon *d)
 			       "--export", d->export_name, "--lower", lowers,
 			       "--upper", d->upper, "--work", d->work,
 			       "--clients", d->clients,
-			       d->grace ? "--grace" : NULL, d->grace, NULL };
+			       d->config ? "-c" : NULL, d->config,
+			       NULL, NULL, NULL };
+
+	/* The optional ones, packed at the end before the NULL. */
+	if (d->grace) {
+		size_t n = sizeof(argv) / sizeof(argv[0]) - 3;
+
+		if (!d->config)
+			n -= 2;
+		argv[n] = "--grace";
+		argv[n + 1] = d->grace;
+	}
 	execv(bin, (char *const *)argv);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 	_exit(127);

@@ -21,6 +21,7 @@ struct tdaemon {
 	const char *export_name; /* default "/export" */
 	bool two_lowers;   /* pass --lower lower:lower2 */
 	const char *grace; /* --grace SECONDS, or NULL */
+	const char *config; /* -c FILE, read before the command line; or NULL */
 	int port;
 	pid_t pid;
 };

@@ -42,11 +42,20 @@ struct cat_obj {
 	char name[UN_NAME_MAX + 1];
 };
 
+#define CAT_TXN_WINDOW 4096	/* transactions whose outcome is kept */
+
 struct un_catalog {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	uint8_t key[SIPHASH_KEY_LEN];
 	bool in_txn;		/* writes pending in an open transaction */
+	/* Write transactions are numbered; a bit per recent one that was
+	 * rolled back instead of committed, so that every request whose
+	 * rows (or reads of others' rows) were in it learns it failed. */
+	uint64_t txn_seq;	/* the open one, or the last one */
+	uint64_t txn_lost[CAT_TXN_WINDOW / 64];
+	int txn_lost_rc;	/* why the last one was lost */
+	bool txn_new_names;	/* the open one adds names (handles) */
 	uint64_t rng;
 	struct cat_cache *cache;
 	sqlite3_stmt *st[24];
@@ -111,6 +120,8 @@ void cat_set_hint(struct un_catalog *cat, uint64_t oid, int layer,
  * Make every write so far durable.  Writes of concurrent requests share
  * one open transaction; the first caller to need durability commits it
  * for everyone (group commit).  Called before a handle leaves the engine.
+ * Fails (-ENOSPC, -EIO) when a transaction this thread wrote to or read
+ * uncommitted rows from was rolled back, whoever tried to commit it.
  */
 int cat_sync(struct un_catalog *cat);
 /* Open-time health checks (rebuild.c): before SQLite opens path, and on
@@ -127,6 +138,10 @@ int dur_create(struct dur **out);
 void dur_destroy(struct dur *d);
 /* Include the file system of dirfd in every sync round. */
 int dur_add_fs(struct dur *d, int dirfd);
+/* ... and fdatasync this file (taken over) in rounds that follow a
+ * dur_files_dirty(). */
+int dur_add_file(struct dur *d, int fd);
+void dur_files_dirty(struct dur *d);
 /* Return when everything done before the call is on stable storage. */
 int dur_sync(struct dur *d);
 /* Return when these directories' changes are on stable storage. */
@@ -154,6 +169,7 @@ struct un_export {
 	uint64_t root_oid;
 	uint64_t verf;		/* readdir cookie verifier */
 	bool userxattr;
+	bool redirect_dir;	/* lower directories move with a redirect */
 	bool has_upper;
 	unsigned nlayers;
 	struct un_layer layers[UN_MAX_LAYERS];
@@ -180,12 +196,36 @@ struct un_ent {
 	int8_t layer;		/* top layer holding it */
 	uint16_t name_off;	/* name at path + name_off */
 	uint16_t path_len;	/* its path is path[0..path_len) */
+	bool redir;		/* dirs: redirected in lower layers */
 };
+
+/*
+ * A redirect (overlayfs redirect_dir) followed while a directory was
+ * looked up: from layer `from` down, the directory is named str there,
+ * in its parent's directory of that layer, or (abs) str is its whole
+ * path from the layer root.  str is off/len in the owner's buffer.
+ */
+struct un_redir {
+	uint16_t ent;		/* chains: the entry it belongs to */
+	uint8_t from;
+	bool abs;
+	uint16_t off, len;
+};
+#define UN_REDIR_MAX 8		/* redirects followed for one directory */
+#define UN_CHAIN_REDIR 64	/* ... for all the entries of one chain */
+/* In a catalog hint only (cat_set_hint's mask): un_ent.redir. */
+#define LMASK_REDIR LBIT(127)
 
 struct un_chain {
 	unsigned depth;		/* ent[0] is the root, ent[depth-1] the object */
 	struct un_ent ent[UN_DEPTH_MAX];
 	char path[UN_PATH_MAX]; /* "a/b/c", NUL-terminated at each use */
+	/* the redirects of the entries, in entry order: where their paths in
+	 * lower layers differ from path (chain_layer_path) */
+	unsigned nredir;
+	unsigned rlen;
+	struct un_redir redir[UN_CHAIN_REDIR];
+	char rbuf[2 * UN_PATH_MAX];
 };
 
 /* The object a handle or a path resolved to. */
@@ -205,6 +245,10 @@ struct un_child {
 	lmask_t mask;
 	int fd;			/* O_PATH of the visible object, or -1 */
 	struct stat st;
+	unsigned nredir;	/* redirects followed below its top layer */
+	unsigned rlen;
+	struct un_redir redir[UN_REDIR_MAX];
+	char rbuf[UN_PATH_MAX];	/* last: not cleared for each lookup */
 };
 
 int layer_open(struct un_export *ex, int layer, const char *path, int flags);
@@ -247,6 +291,16 @@ int obj_step(struct un_export *ex, struct un_obj *o, const char *name);
 /* Open the object's parent directory in the object's own layer. */
 int obj_parent_fd(struct un_export *ex, struct un_obj *o, int layer);
 int obj_refresh(struct un_export *ex, struct un_obj *o);
+/*
+ * Path of entry i of a chain in layer l, where redirects may have moved
+ * it (the upper layer's path is always chain_path's).  -ENAMETOOLONG.
+ */
+int chain_layer_path(struct un_chain *ch, unsigned i, int l, char *buf);
+/* A directory's redirect xattr (fd may be O_PATH): its length, 0 when
+ * there is none, -EIO when it is not one overlayfs would follow. */
+int get_redirect(struct un_export *ex, int fd, char *buf, size_t len);
+/* The hint cat_set_hint keeps for an entry (with LMASK_REDIR). */
+void ent_set_hint(struct un_export *ex, const struct un_ent *e);
 
 /* ---- copy-up (copy_up.c) ------------------------------------------- */
 
@@ -257,6 +311,17 @@ int work_tmpname(struct un_export *ex, char *buf, size_t len);
 int copy_xattrs(struct un_export *ex, int from, int to);
 int remove_tree_at(int dirfd, const char *name, int depth);
 void work_cleanup(struct un_export *ex);
+
+/* ---- ACLs (acl.c) ----------------------------------------------------- */
+
+/* Give the new object tmp (in the work dir) the ACLs it inherits from
+ * the upper directory dirfd's default ACL, as creating it there would. */
+int acl_inherit(struct un_export *ex, int dirfd, const char *tmp,
+		uint8_t type);
+/* POSIX ACL check of the O_PATH fd as the caller (R_OK|W_OK|X_OK), for
+ * read-only file systems; -ENODATA when it has no ACL. */
+int acl_permission(const struct un_cred *cr, int fd, const struct stat *st,
+		   int want);
 
 /* ---- credentials (cred.c) --------------------------------------------- */
 
