@@ -223,6 +223,102 @@ RPC = {
     "reply_not_call": u32(13) + u32(1) + u32(0),
 }
 
+
+
+# RPCSEC_GSS (RFC 2203): the credential body is version, gss_proc (DATA 0,
+# INIT 1, CONTINUE_INIT 2, DESTROY 3), seq_num, service (none 1,
+# integrity 2, privacy 3) and the context handle.
+RPCSEC_GSS, AUTH_TLS = 6, 7
+
+
+def gss_cred(proc, seq, svc, handle=b""):
+    return u32(RPCSEC_GSS) + opaque(u32(1) + u32(proc) + u32(seq) + u32(svc)
+                                    + opaque(handle))
+
+
+def rpc_call_verf(xid, prog, vers, proc, args, cred, verf):
+    return (u32(xid) + u32(0) + u32(2) + u32(prog) + u32(vers) + u32(proc)
+            + cred + verf + args)
+
+
+# Handles of no context the server made: slot 0 and a random tail.
+GSS_HANDLE = u32(0) + bytes(range(1, 13))
+# A Kerberos v5 MIC token's shape (RFC 4121: TOK_ID 04 04, flags, filler,
+# sequence number, HMAC): garbage to the acceptor, but of the right kind.
+GSS_MIC = b"\x04\x04\x00\xff\xff\xff\xff\xff" + u64(1) + b"\x5a" * 12
+GSS_VERF = u32(RPCSEC_GSS) + opaque(GSS_MIC)
+# An AP-REQ-looking token (ASN.1 application tag 0x60, the krb5 mech OID),
+# then garbage: what a client's first gss_init_sec_context() output
+# starts with.
+KRB5_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+GSS_TOKEN = b"\x60\x30" + KRB5_OID + b"\x01\x00" + bytes(range(35))
+# GETATTR's arguments as krb5i sends them: databody_integ (the sequence
+# number and the arguments) and its MIC.
+KRB5I_GETATTR = opaque(u32(3) + fh(ROOT)) + opaque(GSS_MIC)
+# NFSACL (program 100227 v3): ACE types as POSIX tags, 0x1000 default.
+NFSACL_MASK_ALL = 0xf
+
+
+def ace(tag, ident, perm):
+    return u32(tag) + u32(ident) + u32(perm)
+
+
+ACL_ACCESS = (u32(4) + u32(4) + ace(0x01, 0, 6) + ace(0x04, 0, 4)
+              + ace(0x10, 0, 6) + ace(0x20, 0, 4))
+ACL_EXTENDED = (u32(5) + u32(5) + ace(0x01, 0, 7) + ace(0x02, 1000, 6)
+                + ace(0x04, 0, 5) + ace(0x10, 0, 7) + ace(0x20, 0, 0))
+ACL_DEFAULT = (u32(4) + u32(4) + ace(0x1001, 0, 7) + ace(0x1004, 0, 5)
+               + ace(0x1010, 0, 7) + ace(0x1020, 0, 5))
+NO_ACL = u32(0) + u32(0)
+
+RPC.update({
+    "gss_init_garbage_token": rpc_call(
+        20, 100003, 3, 0, opaque(GSS_TOKEN), gss_cred(1, 0, 1)),
+    "gss_init_empty_token": rpc_call(
+        21, 100003, 4, 0, opaque(b""), gss_cred(1, 0, 2)),
+    "gss_continue_unknown_handle": rpc_call(
+        22, 100003, 3, 0, opaque(GSS_TOKEN), gss_cred(2, 0, 1, GSS_HANDLE)),
+    "gss_data_unknown_handle": rpc_call_verf(
+        23, 100003, 3, 1, fh(ROOT), gss_cred(0, 1, 1, GSS_HANDLE),
+        GSS_VERF),
+    "gss_data_krb5i_shape": rpc_call_verf(
+        24, 100003, 3, 1, KRB5I_GETATTR, gss_cred(0, 3, 2, GSS_HANDLE),
+        GSS_VERF),
+    "gss_data_krb5p_shape": rpc_call_verf(
+        25, 100003, 3, 1, opaque(b"\x05\x04\x06\xff" + bytes(range(60))),
+        gss_cred(0, 4, 3, GSS_HANDLE), GSS_VERF),
+    "gss_destroy_unknown_handle": rpc_call_verf(
+        26, 100003, 3, 0, b"", gss_cred(3, 5, 1, GSS_HANDLE), GSS_VERF),
+    "gss_bad_version": rpc_call(
+        27, 100003, 3, 0, b"", u32(RPCSEC_GSS) + opaque(
+            u32(2) + u32(1) + u32(0) + u32(1) + opaque(b""))),
+    "gss_seq_max": rpc_call_verf(
+        28, 100003, 3, 1, fh(ROOT),
+        gss_cred(0, 0x80000000, 1, GSS_HANDLE), GSS_VERF),
+    "auth_tls_probe": rpc_call(29, 100003, 3, 0, b"",
+                               u32(AUTH_TLS) + opaque(b"")),
+    "auth_tls_probe_mount": rpc_call(30, 100005, 3, 0, b"",
+                                     u32(AUTH_TLS) + opaque(b"")),
+    "auth_tls_not_null": rpc_call(31, 100003, 3, 1, fh(ROOT),
+                                  u32(AUTH_TLS) + opaque(b"")),
+    "nfsacl_null": rpc_call(32, 100227, 3, 0, b"", AUTH_NONE),
+    "nfsacl_getacl": rpc_call(33, 100227, 3, 1,
+                              fh(FILE) + u32(NFSACL_MASK_ALL)),
+    "nfsacl_getacl_dir": rpc_call(34, 100227, 3, 1,
+                                  fh(DIR) + u32(NFSACL_MASK_ALL)),
+    "nfsacl_setacl": rpc_call(35, 100227, 3, 2,
+                              fh(UPPER) + u32(1) + ACL_EXTENDED + NO_ACL),
+    "nfsacl_setacl_default": rpc_call(36, 100227, 3, 2,
+                                      fh(DIR) + u32(5) + ACL_ACCESS
+                                      + ACL_DEFAULT),
+    "nfsacl_setacl_lower": rpc_call(37, 100227, 3, 2,
+                                    fh(FILE) + u32(1) + ACL_ACCESS + NO_ACL),
+    "nfsacl_setacl_count_mismatch": rpc_call(
+        38, 100227, 3, 2, fh(UPPER) + u32(1) + u32(4) + u32(1)
+        + ace(0x01, 0, 7) + NO_ACL),
+    "nfsacl_v2": rpc_call(39, 100227, 2, 1, fh(FILE) + u32(1)),
+})
+
 CONFIG = {
     "example": """listen 127.0.0.1:2049
 catalog "/tmp/unionnfsd-fuzz-none/catalog.db"

@@ -765,9 +765,11 @@ static int bind_control(struct control *ctl, const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* Connecting needs write permission: until the chmod, the umask's
-	 * mode lets nobody but the owner (us) in anyway. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	/* Linux gives the file the socket inode's mode less the umask: set
+	 * 0600 before bind() so the path never exists with another mode
+	 * (a chmod after it left a window where stat(1) saw 0755). */
+	if (fchmod(fd, 0600) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    chmod(path, 0600) < 0 || stat(path, &st) < 0) {
 		rc = -errno;
 		close(fd);

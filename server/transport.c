@@ -29,6 +29,18 @@
  * loop thread receives: GnuTLS allows one sender and one receiver at a
  * time.  Ciphertext leaves by tls_push(): straight to the socket when
  * nothing is queued, else into the bufferevent's output, in order.
+ *
+ * The memory budget (max-buffered): the connection limits above bound
+ * one client, but not a thousand of them.  t->buffered counts the bytes
+ * of replies waiting in output buffers (an evbuffer callback, so only
+ * replies that could not be sent at once pay for it) and of records
+ * still being received (once per read event).  Over the budget, a
+ * connection with replies queued is no longer read from, and its
+ * requests not yet begun wait (parked, holding only their call) until
+ * its queue is empty: so the budget is exceeded by at most the replies
+ * being made at that moment, one per worker.  A client that has taken
+ * nothing for BUDGET_STALL_SECONDS while the budget is spent is
+ * disconnected, the one with the most unread bytes first.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,6 +53,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -70,6 +83,16 @@
 #define DIRECT_MIN (64 << 10)
 /* Silence allowed in a TLS handshake before the connection is closed. */
 #define TLS_HANDSHAKE_SECONDS 15
+/* Over max-buffered: how long a client may take none of its replies
+ * before it is disconnected, and how often that is looked at. */
+#define BUDGET_STALL_SECONDS 10
+#define BUDGET_TICK_SECONDS 1
+
+/* A request held back by the memory budget; FIFO per connection. */
+struct parked {
+	struct rpc_req *req;
+	struct parked *next;
+};
 
 struct conn {
 	struct transport *t;
@@ -88,6 +111,13 @@ struct conn {
 	bool closed, paused;
 	bool direct; /* reading a fragment past the bufferevent */
 	bool portmap; /* accepted on the portmapper's port */
+	/* The memory budget: requests held back, and when the queued
+	 * replies last moved (coarse monotonic seconds). */
+	struct parked *parked, **parked_tail;
+	time_t stalled_since;
+	struct evbuffer_cb_entry *counting; /* output_changed() */
+
+	size_t partial; /* bytes of rec counted in t->buffered; loop thread */
 
 	/* RPC-with-TLS; NULL while plaintext.  Set on the loop thread while
 	 * no request is in flight, so workers only ever see it set. */
@@ -117,6 +147,12 @@ struct transport {
 	/* Copied from the configuration, which a reload may replace. */
 	uint32_t max_record, max_connections;
 	unsigned idle_timeout;
+	/* The memory budget: bytes counted (atomic), their limit, and the
+	 * loop's timer that disconnects stalled clients while it is spent. */
+	int64_t buffered;
+	int64_t max_buffered;
+	struct event *budget_ev;
+	bool budget_armed; /* atomic: budget_ev is active or pending */
 	struct tls_server *tls; /* NULL: no tls-certificate */
 };
 
@@ -134,6 +170,76 @@ static void conn_put(struct conn *c)
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	free(c);
+}
+
+/* ---- the memory budget ------------------------------------------------ */
+
+static time_t coarse_now(void)
+{
+	struct timespec ts;
+
+	/* vDSO, no system call: cheap enough for every output change. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static void budget_add(struct transport *t, int64_t n)
+{
+	__atomic_add_fetch(&t->buffered, n, __ATOMIC_RELAXED);
+}
+
+static bool over_budget(struct transport *t)
+{
+	return __atomic_load_n(&t->buffered, __ATOMIC_RELAXED) >
+	       t->max_buffered;
+}
+
+/* Any thread: have the loop thread watch for stalled clients. */
+static void budget_alarm(struct transport *t)
+{
+	if (!__atomic_exchange_n(&t->budget_armed, true, __ATOMIC_RELAXED))
+		event_active(t->budget_ev, EV_TIMEOUT, 0);
+}
+
+/* Every change of a connection's queued replies (bufferevent locked).
+ * Replies sent straight from the worker never come here. */
+static void output_changed(struct evbuffer *o,
+			   const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	budget_add(c->t, (int64_t)info->n_added - (int64_t)info->n_deleted);
+	/* A stall counts from the last bytes the client took, or from the
+	 * first reply that had to wait. */
+	if (info->n_deleted > 0 || info->orig_size == 0)
+		c->stalled_since = coarse_now();
+}
+
+/* Loop thread: count the record being received as its buffer grows. */
+static void note_partial(struct conn *c)
+{
+	size_t cap = c->closed ? 0 : c->rec.cap;
+
+	if (cap != c->partial) {
+		budget_add(c->t, (int64_t)cap - (int64_t)c->partial);
+		c->partial = cap;
+	}
+}
+
+/* Bufferevent locked, at close: requests held back never run. */
+static void drop_parked(struct conn *c)
+{
+	struct parked *p;
+
+	while ((p = c->parked)) {
+		c->parked = p->next;
+		c->inflight--;
+		free(p->req->rec);
+		free(p->req);
+		free(p);
+		conn_put(c); /* not the last: the caller holds one */
+	}
+	c->parked_tail = &c->parked;
 }
 
 /* Loop thread, bufferevent locked (or not yet shared). */
@@ -158,7 +264,16 @@ static void conn_close(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	/* Tell the peer now, not when the last worker lets go. */
 	shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+	/* Nothing queued can leave any more: give the budget back now (the
+	 * output cannot be drained here, the bufferevent froze its start;
+	 * it goes with the last reference). */
+	drop_parked(c);
+	(void)evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+				       c->counting);
+	budget_add(t, -(int64_t)evbuffer_get_length(
+			      bufferevent_get_output(c->bev)));
 	bufferevent_unlock(c->bev);
+	note_partial(c);
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -175,9 +290,10 @@ static void tls_resume(struct conn *c);
 
 static bool may_resume(struct conn *c)
 {
-	return c->inflight < CONN_MAX_INFLIGHT &&
-	       evbuffer_get_length(bufferevent_get_output(c->bev)) <=
-		       CONN_OUTPUT_LOW;
+	size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	return c->inflight < CONN_MAX_INFLIGHT && out <= CONN_OUTPUT_LOW &&
+	       (out == 0 || !over_budget(c->t));
 }
 
 static void conn_pause(struct conn *c)
@@ -188,10 +304,31 @@ static void conn_pause(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
+static void tcp_work(void *arg);
+
+/* Bufferevent locked: requests held back go to the workers once the
+ * client has taken its replies, or the budget has room again. */
+static void conn_unpark(struct conn *c)
+{
+	struct parked *p;
+
+	if (!c->parked || c->closed || c->t->stopping ||
+	    (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+	     over_budget(c->t)))
+		return;
+	while ((p = c->parked)) {
+		c->parked = p->next;
+		workers_submit(c->t->srv->workers, tcp_work, p->req);
+		free(p);
+	}
+	c->parked_tail = &c->parked;
+}
+
 /* Any thread, bufferevent locked.  Records already buffered are picked
  * up by a read callback deferred to the loop. */
 static void conn_resume(struct conn *c)
 {
+	conn_unpark(c);
 	if (!c->paused || c->closed || c->t->stopping || !may_resume(c))
 		return;
 	c->paused = false;
@@ -262,6 +399,10 @@ static void conn_queue_reply(struct conn *c, struct rpc_buf *out, size_t n)
 		out->base = NULL; /* the evbuffer frees it when sent */
 	if (evbuffer_get_length(o) > CONN_MAX_OUTPUT)
 		conn_pause(c);
+	if (over_budget(c->t)) {
+		conn_pause(c);
+		budget_alarm(c->t);
+	}
 }
 
 static void tls_send(struct conn *c, const uint8_t *p, size_t n);
@@ -303,9 +444,44 @@ static bool tcp_execute(struct rpc_req *req)
 	return starttls;
 }
 
+/*
+ * Worker, before a request runs.  While the budget is spent, a client
+ * whose earlier replies still wait gets no new one: the request waits,
+ * costing only its call, until conn_unpark().  One relaxed load while
+ * there is room.
+ */
+static bool conn_park(struct conn *c, struct rpc_req *req)
+{
+	struct parked *p;
+	bool parked = false;
+
+	if (!over_budget(c->t))
+		return false;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return false; /* run it: answering beats failing */
+	bufferevent_lock(c->bev);
+	if (!c->closed &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		p->req = req;
+		p->next = NULL;
+		*c->parked_tail = p;
+		c->parked_tail = &p->next;
+		conn_pause(c);
+		parked = true;
+	}
+	bufferevent_unlock(c->bev);
+	if (!parked)
+		free(p);
+	return parked;
+}
+
 static void tcp_work(void *arg)
 {
-	(void)tcp_execute(arg);
+	struct rpc_req *req = arg;
+
+	if (!conn_park(req->conn, req))
+		(void)tcp_execute(req);
 }
 
 /*
@@ -511,6 +687,7 @@ static void on_direct(evutil_socket_t fd, short what, void *arg)
 		read_records(c, bufferevent_get_input(c->bev));
 		bufferevent_unlock(c->bev);
 	}
+	note_partial(c);
 	conn_put(c);
 }
 
@@ -522,6 +699,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	/* conn_fail() may drop the last reference: keep c until we return. */
 	conn_get(c);
 	read_records(c, in);
+	note_partial(c);
 	conn_put(c);
 }
 
@@ -655,6 +833,10 @@ static ssize_t tls_push(gnutls_transport_ptr_t p, const giovec_t *iov,
 	}
 	if (evbuffer_get_length(o) > CONN_MAX_OUTPUT)
 		conn_pause(c);
+	if (over_budget(c->t)) {
+		conn_pause(c);
+		budget_alarm(c->t);
+	}
 	bufferevent_unlock(c->bev);
 	return (ssize_t)total;
 }
@@ -891,6 +1073,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
 	c->refs = 1;
+	c->parked_tail = &c->parked;
 	c->portmap = l == t->pmap_listener;
 	record_init(&c->rec, t->max_record);
 	memcpy(&c->peer, sa, (size_t)salen);
@@ -900,6 +1083,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if (!c->direct_ev) {
 		log_ratelimited(LOG_ERR, "out of memory accepting a client");
 		bufferevent_free(c->bev); /* closes fd */
+		free(c);
+		return;
+	}
+	c->counting = evbuffer_add_cb(bufferevent_get_output(c->bev),
+				      output_changed, c);
+	if (!c->counting) {
+		log_ratelimited(LOG_ERR, "out of memory accepting a client");
+		event_free(c->direct_ev);
+		bufferevent_free(c->bev);
 		free(c);
 		return;
 	}
@@ -985,6 +1177,64 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
 		__atomic_add_fetch(&t->udp_inflight, 1, __ATOMIC_RELAXED);
 		workers_submit(t->srv->workers, udp_work, req);
 	}
+}
+
+/* ---- the memory budget: stalled clients ------------------------------- */
+
+/* Loop thread: the open connection with the most replies queued that
+ * has taken none of them for BUDGET_STALL_SECONDS, or NULL. */
+static struct conn *stalled_worst(struct transport *t, size_t *bytes)
+{
+	time_t now = coarse_now();
+	struct conn *c, *worst = NULL;
+	size_t len;
+
+	*bytes = 0;
+	for (c = t->conns; c; c = c->next) {
+		bufferevent_lock(c->bev);
+		len = evbuffer_get_length(bufferevent_get_output(c->bev));
+		if (len > *bytes &&
+		    now - c->stalled_since >= BUDGET_STALL_SECONDS) {
+			worst = c;
+			*bytes = len;
+		}
+		bufferevent_unlock(c->bev);
+	}
+	return worst;
+}
+
+/*
+ * Loop thread, while over max-buffered: back-pressure holds the clients
+ * that do not read, but only disconnecting them gives their memory back
+ * to the others.  Runs every BUDGET_TICK_SECONDS until under budget.
+ */
+static void budget_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tick = { .tv_sec = BUDGET_TICK_SECONDS };
+	struct transport *t = arg;
+	struct conn *c;
+	size_t unread;
+
+	while (over_budget(t) && (c = stalled_worst(t, &unread))) {
+		log_ratelimited(LOG_WARNING,
+				"%s: %zu bytes of replies unread for %u "
+				"seconds while over max-buffered (%lld MiB); "
+				"closing connection",
+				c->name, unread, BUDGET_STALL_SECONDS,
+				(long long)(t->max_buffered >> 20));
+		conn_close(c);
+	}
+	if (t->stopping)
+		return; /* budget_armed stays set: nothing re-arms */
+	if (over_budget(t)) {
+		(void)evtimer_add(t->budget_ev, &tick);
+		return;
+	}
+	__atomic_store_n(&t->budget_armed, false, __ATOMIC_RELAXED);
+	/* A worker that found the budget spent just before the store saw
+	 * budget_armed still set and left the alarm to us. */
+	if (over_budget(t))
+		budget_alarm(t);
 }
 
 /* ---- signals and shutdown --------------------------------------------- */
@@ -1146,7 +1396,8 @@ static int setup_events(struct transport *t, int tcp, char *err,
 			goto nomem;
 	}
 	t->stop_ev = event_new(t->base, -1, 0, on_stop, t);
-	if (!t->stop_ev)
+	t->budget_ev = evtimer_new(t->base, budget_tick, t);
+	if (!t->stop_ev || !t->budget_ev)
 		goto nomem;
 	return 0;
 nomem:
@@ -1198,6 +1449,20 @@ fail:
 	return -1;
 }
 
+/* max-buffered, or by default a quarter of the RAM (64 MiB at least):
+ * what a host can lend its NFS clients' slowest readers. */
+static int64_t max_buffered(const struct config *cfg)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	int64_t ram = (int64_t)4 << 30; /* if sysconf does not know */
+
+	if (cfg->max_buffered)
+		return (int64_t)cfg->max_buffered << 20;
+	if (pages > 0 && size > 0)
+		ram = (int64_t)pages * size;
+	return ram / 4 > (64 << 20) ? ram / 4 : (64 << 20);
+}
+
 struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
@@ -1221,6 +1486,7 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 	t->max_record = cfg->max_record;
 	t->max_connections = cfg->max_connections;
 	t->idle_timeout = cfg->idle_timeout;
+	t->max_buffered = max_buffered(cfg);
 	t->base = event_base_new();
 	if (!t->base) {
 		snprintf(err, errlen, "cannot create event base");
@@ -1239,6 +1505,9 @@ struct transport *transport_open(struct server *srv, char *err, size_t errlen)
 	log_notice("listening on %s (%s)",
 		   log_addr((struct sockaddr *)&bound, addr, sizeof(addr)),
 		   t->udp_fd >= 0 ? "tcp, udp" : "tcp");
+	log_info("max-buffered %lld MiB (replies queued and records being "
+		 "received, all connections)",
+		 (long long)(t->max_buffered >> 20));
 	if (t->tls)
 		log_notice("RPC-with-TLS on TCP: certificate %s%s%s",
 			   cfg->tls_cert, cfg->tls_ca ? ", client CA " : "",
@@ -1325,6 +1594,10 @@ void transport_close(struct transport *t)
 		flush_replies(t);
 	while (t->conns)
 		conn_close(t->conns);
+	/* Every byte counted was given back: the budget cannot leak. */
+	if (t->buffered != 0)
+		log_warn("max-buffered: %lld bytes still counted at exit",
+			 (long long)t->buffered);
 	if (t->listener)
 		evconnlistener_free(t->listener);
 	if (t->udp_ev)
@@ -1342,6 +1615,8 @@ void transport_close(struct transport *t)
 			event_free(t->sigs[i]);
 	if (t->stop_ev)
 		event_free(t->stop_ev);
+	if (t->budget_ev)
+		event_free(t->budget_ev);
 	if (t->srv && t->srv->transport == t)
 		t->srv->transport = NULL;
 	event_base_free(t->base);

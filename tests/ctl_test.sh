@@ -26,6 +26,13 @@ setfattr -n trusted.overlay.opaque -v y "$U/odir"
 echo "metrics 127.0.0.1:0" >"$D/conf"
 
 UD_EXTRA_ARGS="-c $D/conf --control $D/ctl" ud_start || exit 99
+# ud_start returns at "listening on"; the control socket and the metrics
+# endpoint open after that (and after the catalog's NLM/NFSv4 records are
+# read): wait for the daemon to say so before looking at them.
+for _ in $(seq 1 300); do
+	grep -qF "control socket $D/ctl" "$D/log" && break
+	sleep 0.1
+done
 ctl() { "$CTL" -s "$D/ctl" "$@"; }
 # field STATS-LINE-PREFIX N: the Nth word of the line starting so
 field() { ctl stats | awk -v p="$1" -v n="$2" 'index($0, p) == 1 { print $n }'; }

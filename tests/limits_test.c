@@ -4,7 +4,9 @@
  * connection is closed after idle-timeout, a busy one is not; a client
  * that sends 1 MiB READs and never reads a reply stops being read from
  * (back-pressure) while the daemon's memory stays bounded and another
- * client is served.
+ * client is served; several such clients together stay within
+ * max-buffered, the one that took nothing for long is disconnected, and
+ * a bad max-buffered is a FILE:LINE error.
  *
  * Daemons run in the foreground from a configuration file, on a port of
  * their own (127.0.0.1:0).  Waits are for conditions, with generous
@@ -423,11 +425,172 @@ static void test_slow_reader(void)
 	ld_cleanup(&d);
 }
 
+/*
+ * Several clients that never read, each asking for 1 GiB: alone, each
+ * would hold about 72 MiB (8 MiB of output and 64 replies in flight, see
+ * test_slow_reader()), 430 MiB in all.  With max-buffered 16 the daemon
+ * must stay within the budget plus the replies its workers are making,
+ * serve another client meanwhile, and disconnect a client that took
+ * nothing for 10 seconds.
+ */
+#define BUDGET_CLIENTS 6
+#define BUDGET_MIB 16
+#define BUDGET_RSS_MAX (96L << 10) /* KiB: budget, workers' replies, malloc */
+
+/* Wait until the daemon reads none of fds any more (their calls left in
+ * its receive queues, the same twice in a row) or has closed them. */
+static bool all_held_back(const struct ldaemon *d, const int *lports, int n)
+{
+	long q[BUDGET_CLIENTS], prev[BUDGET_CLIENTS];
+	int i, same = 0;
+
+	for (i = 0; i < n; i++)
+		prev[i] = -2;
+	for (long end = now_ms() + 60000; now_ms() < end;) {
+		for (same = 0, i = 0; i < n; i++) {
+			q[i] = server_rx_queue(d->port, lports[i]);
+			same += q[i] == prev[i];
+			prev[i] = q[i];
+		}
+		if (same == n)
+			return true;
+		poll(NULL, 0, 500);
+	}
+	return false;
+}
+
+static int count_lines(const struct ldaemon *d, const char *needle)
+{
+	char *text = read_text(d->path[LOG]), *p;
+	int n = 0;
+
+	for (p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_global_budget(void)
+{
+	static uint8_t call[256];
+	struct ldaemon d;
+	struct fh big;
+	struct sockaddr_in me;
+	socklen_t melen;
+	char path[400];
+	const char *closing = "seconds while over max-buffered (16 MiB); "
+			      "closing connection";
+	int fd[BUDGET_CLIENTS], lport[BUDGET_CLIENTS], i, k, sent = 0, n = 0;
+	long rss0, rss1, rss2;
+	size_t len;
+	FILE *f;
+
+	if (ld_start(&d, "limits-budget", "idle-timeout 0\nmax-buffered 16") <
+	    0) {
+		CHECK(0, "max-buffered: daemon");
+		ld_cleanup(&d);
+		return;
+	}
+	CHECK(log_has(&d, "max-buffered 16 MiB"), "the log says max-buffered");
+	snprintf(path, sizeof(path), "%s/big", d.path[LOWER]);
+	f = fopen(path, "w");
+	if (!f || ftruncate(fileno(f), 1 << 20) < 0 || fclose(f) != 0 ||
+	    raw_open(d.port) < 0 || r_walk("big", &big) != 0) {
+		CHECK(0, "max-buffered: a 1 MiB file and its handle");
+		raw_close();
+		ld_cleanup(&d);
+		return;
+	}
+	rss0 = rss_kib(d.pid);
+	for (i = 0; i < BUDGET_CLIENTS; i++) {
+		melen = sizeof(me);
+		fd[i] = tcp_connect(d.port);
+		if (fd[i] < 0 ||
+		    getsockname(fd[i], (struct sockaddr *)&me, &melen) < 0)
+			break;
+		lport[i] = ntohs(me.sin_port);
+		n++;
+		for (k = 0; k < SLOW_CALLS; k++) {
+			len = read_call(call, 0x52000000u + (uint32_t)(i << 12) +
+						      (uint32_t)k,
+					&big, 1 << 20);
+			if (write(fd[i], call, len) != (ssize_t)len)
+				break;
+			sent++;
+		}
+	}
+	CHECK_EQ(sent, BUDGET_CLIENTS * SLOW_CALLS,
+		 "%d clients sent %d READs of 1 MiB each, no reply read",
+		 BUDGET_CLIENTS, SLOW_CALLS);
+	CHECK(n == BUDGET_CLIENTS && all_held_back(&d, lport, n),
+	      "the daemon stops reading all of them");
+	rss1 = rss_kib(d.pid);
+	CHECK(rss0 > 0 && rss1 > 0 && rss1 - rss0 < BUDGET_RSS_MAX,
+	      "its memory grew by %ld KiB, less than %ld KiB "
+	      "(max-buffered 16 MiB; %d GiB asked)",
+	      rss1 - rss0, BUDGET_RSS_MAX, BUDGET_CLIENTS);
+	r_getattr(&root);
+	CHECK_EQ(R.status, NFS3_OK, "another client is served meanwhile");
+	r_read(&big, 0, 1 << 20);
+	CHECK(R.status == NFS3_OK && R.count == 1u << 20,
+	      "... a 1 MiB READ too (status %d, %u bytes)", R.status, R.count);
+	for (long end = now_ms() + 120000;
+	     count_lines(&d, closing) == 0 && now_ms() < end;)
+		poll(NULL, 0, 200);
+	CHECK(count_lines(&d, closing) >= 1,
+	      "a client that took nothing for 10 s is disconnected (%d)",
+	      count_lines(&d, closing));
+	rss2 = rss_kib(d.pid);
+	CHECK(rss2 > 0 && rss2 - rss0 < BUDGET_RSS_MAX,
+	      "memory still within bounds: grew by %ld KiB", rss2 - rss0);
+	r_getattr(&big);
+	CHECK_EQ(R.status, NFS3_OK, "the other client is still served");
+	for (i = 0; i < n; i++)
+		close(fd[i]);
+	raw_close();
+	CHECK_EQ(ld_stop(&d), 0, "max-buffered: clean stop");
+	CHECK(!log_has(&d, "bytes still counted at exit"),
+	      "every byte counted was given back");
+	ld_cleanup(&d);
+}
+
+/* --check-config: a max-buffered out of range is FILE:LINE. */
+static void test_budget_config(void)
+{
+	const char *bin = getenv("UNIONNFSD");
+	char conf[] = "/tmp/unionnfsd-limits-conf.XXXXXX", cmd[512], want[128];
+	char out[1024] = "";
+	FILE *f, *p;
+	size_t n = 0;
+	int fd = mkstemp(conf), st = -1;
+
+	if (!bin || !*bin)
+		bin = "./unionnfsd";
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || fputs("listen 127.0.0.1:0\nmax-buffered 4\n", f) < 0 ||
+	    fclose(f) != 0) {
+		CHECK(0, "max-buffered: a config file");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' --check-config '%s' 2>&1", bin, conf);
+	if ((p = popen(cmd, "r"))) {
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		st = pclose(p);
+	}
+	snprintf(want, sizeof(want),
+		 "%s:2: \"max-buffered\" must be between 8 and 1048576", conf);
+	CHECK(st != 0 && strstr(out, want),
+	      "max-buffered 4: %s (exit %d)", want, st);
+	unlink(conf);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	test_max_connections();
 	test_idle_timeout();
 	test_slow_reader();
+	test_global_budget();
+	test_budget_config();
 	return tap_done();
 }
