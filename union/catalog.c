@@ -1336,6 +1336,64 @@ int un_catalog_state_set(struct un_catalog *cat, const char *key,
 	return rc;
 }
 
+/*
+ * Files removed while open (orphan.c) are named (parent 0, "<oid>"); no
+ * open survives a restart, so when the export is attached they are
+ * removed for good (their files go with the work dir's temporaries).
+ */
+static int orphans_purge_locked(struct un_catalog *cat, const char *ename,
+				uint32_t export)
+{
+	static const char *const sql[] = {
+		"UPDATE objects SET removed = 1 WHERE oid IN (SELECT oid "
+		"FROM names WHERE export = ?1 AND parent = 0 AND "
+		"length(name) > 0)",
+		"DELETE FROM names WHERE export = ?1 AND parent = 0 AND "
+		"length(name) > 0",
+	};
+	int rc = 0, n = 0;
+
+	for (unsigned i = 0; rc == 0 && i < 2; i++) {
+		sqlite3_stmt *s;
+
+		if (i == 0 && (rc = begin_write(cat)) < 0)
+			break;
+		if (!(s = prepare(cat, sql[i])))
+			return -EIO;
+		sqlite3_bind_int64(s, 1, export);
+		rc = step_done(cat, s);
+		sqlite3_finalize(s);
+		if (i == 0)
+			n = sqlite3_changes(cat->db);
+	}
+	if (rc == 0 && n > 0) {
+		cache_clear(cat->cache);
+		fprintf(stderr, "unionnfsd: %s: %d file%s removed while open "
+			"%s gone for good (no open survives a restart)\n",
+			ename, n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+	}
+	return rc;
+}
+
+int cat_name_count(struct un_catalog *cat, uint64_t oid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	cat_lock(cat);
+	s = prepare(cat, "SELECT count(*) FROM names WHERE oid = ?1");
+	if (!s) {
+		pthread_mutex_unlock(&cat->lock);
+		return -EIO;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)oid);
+	rc = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
+					   : db_err(cat, "names");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
 int cat_export_attach(struct un_catalog *cat, const char *name,
 		      uint32_t *id, uint64_t *root_oid)
 {
@@ -1350,8 +1408,9 @@ int cat_export_attach(struct un_catalog *cat, const char *name,
 		*id = (uint32_t)sqlite3_column_int64(s, 0);
 		*root_oid = (uint64_t)sqlite3_column_int64(s, 1);
 		sqlite3_reset(s);
+		rc = orphans_purge_locked(cat, name, *id);
 		pthread_mutex_unlock(&cat->lock);
-		return 0;
+		return rc < 0 ? rc : cat_sync(cat);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -1572,6 +1631,8 @@ int un_catalog_open(const char *path, struct un_catalog **out, char *err,
 		rc = db_setup(cat, path, err, errlen);
 	if (rc == 0)
 		rc = dur_setup(cat, path, err, errlen);
+	if (rc == 0 && (rc = pins_create(cat)) < 0)
+		snprintf(err, errlen, "out of memory");
 	if (rc < 0) {
 		un_catalog_close(cat);
 		return rc;
@@ -1598,6 +1659,7 @@ void un_catalog_close(struct un_catalog *cat)
 		free(cat->cache);
 	}
 	dur_destroy(cat->dur);
+	pins_destroy(cat);
 	pthread_mutex_destroy(&cat->lock);
 	explicit_bzero(cat->key, sizeof(cat->key));
 	free(cat);

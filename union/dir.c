@@ -482,7 +482,7 @@ static int remove_common(struct un_export *ex, const struct un_cred *cr,
 	struct un_child c = { .fd = -1 };
 	uint64_t oid = 0;
 	char tmp[64] = "";
-	int rc = check_name(name), wh, upfd = -1;
+	int rc = check_name(name), wh, upfd = -1, orphan = 0;
 
 	if (rc < 0)
 		return rc;
@@ -507,9 +507,14 @@ static int remove_common(struct un_export *ex, const struct un_cred *cr,
 		rc = wh;
 	if (rc == 0)
 		rc = copy_up(ex, &d, false);
-	if (rc == 0 && (upfd = rc = upper_dir_fd(ex, &d)) >= 0)
-		rc = remove_upper(ex, upfd, name, c.layer == UPPER, wh > 0,
-				  tmp);
+	if (rc == 0)
+		rc = orphan = orphan_wanted(ex, oid, c.type);
+	if (rc >= 0 && (upfd = rc = upper_dir_fd(ex, &d)) >= 0)
+		/* open and its last name: kept in the orphan dir */
+		rc = orphan ? orphan_remove(ex, d.e->oid, name, oid,
+					    c.layer == UPPER, wh > 0, upfd)
+			    : remove_upper(ex, upfd, name, c.layer == UPPER,
+					   wh > 0, tmp);
 	if (rc == 0) {
 		fdc_invalidate(ex, oid);
 		rdc_invalidate(ex, d.e->oid);
@@ -822,6 +827,28 @@ out:
 	return rc;
 }
 
+/*
+ * The file renamed over is open and this is its last name: it moves to
+ * the orphan dir first (leaving a whiteout if a layer below has the
+ * name), and the rename then takes its place as if it were in upper.
+ */
+static int rename_orphan_victim(struct un_export *ex, struct rename_ctx *r)
+{
+	int wh = lower_positive(ex, r->td.ch, r->td.ch->depth - 1, r->to,
+				UPPER), tfd, rc;
+
+	if (wh < 0)
+		return wh;
+	if ((tfd = upper_dir_fd(ex, &r->td)) < 0)
+		return tfd;
+	rc = orphan_remove(ex, r->td.e->oid, r->to, r->voids,
+			   r->tc.layer == UPPER, wh > 0, tfd);
+	close(tfd);
+	if (rc == 0)
+		r->tc.layer = UPPER; /* a whiteout or nothing, replaced */
+	return rc;
+}
+
 static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 			 const struct un_handle *fromdir,
 			 const struct un_handle *todir, struct rename_ctx *r,
@@ -854,6 +881,9 @@ static int rename_locked(struct un_export *ex, const struct un_cred *cr,
 			    (r->td.e->mask & ~LBIT(UPPER));
 	}
 	if ((rc = rename_copy_up(ex, todir, r)) < 0)
+		return rc;
+	if (r->voids && (rc = orphan_wanted(ex, r->voids, r->tc.type)) != 0 &&
+	    (rc < 0 || (rc = rename_orphan_victim(ex, r)) < 0))
 		return rc;
 	if (r->sc.type == UN_DIR && (r->sc.mask & ~LBIT(UPPER))) {
 		if ((rc = rename_redirect(ex, r)) < 0)
@@ -929,6 +959,8 @@ static int link_locked(struct un_export *ex, const struct un_cred *cr,
 		return rc;
 	if (o->e->type == UN_DIR)
 		return -EISDIR;
+	if (o->ch->orphan) /* no name left to link to, as link(2) says */
+		return -ENOENT;
 	oid = o->e->oid;
 	if ((rc = dir_begin(ex, cr, dir, d, dir_wcc)) < 0)
 		return rc;

@@ -9,7 +9,9 @@
  *    of failing over and over;
  *  - inode hints (hard links) pointing to removed objects: dropped;
  *  - temporaries left in the work directory by a crash: deleted (opening
- *    the export already does this; fsck reports what it still finds).
+ *    the export already does this; fsck reports what it still finds);
+ *    among them #unionnfsd.orphans, the files removed while open
+ *    (orphan.c), whose catalog names the export's attach drops.
  * Interrupted renames are completed when the export is opened (catalog.c).
  * Run it with the daemon stopped.
  */
