@@ -41,10 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gss.h"
 #include "locks.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
+#include "nfs4acl.h"
 #include "nfs4state.h"
 #include "nfs4xdr.h"
 
@@ -97,12 +99,17 @@ static bool pseudo_is_dir(struct server *srv, const char *path)
 }
 
 /* Make fh name the pseudo path, or the export mounted there. */
-static int pseudo_enter(struct server *srv, const char *path, struct v4fh *fh)
+static int pseudo_enter(struct cstate *cs, const char *path, struct v4fh *fh)
 {
+	struct server *srv = cs->srv;
 	struct srv_export *ex = pseudo_export_at(srv, path);
 
 	memset(fh, 0, sizeof(*fh));
 	if (ex != NULL) {
+		/* private_upper=: the client's own view (server/view.c) */
+		ex = server_view(cs->req, ex);
+		if (ex == NULL)
+			return NFS4ERR_SERVERFAULT;
 		fh->ex = ex;
 		fh->set = true;
 		return nfs4_status(un_root(ex->ux, &fh->fh));
@@ -164,17 +171,63 @@ static int fh_from_wire(struct cstate *cs, const uint8_t *p, u_int len,
 	memcpy(fh->fh.data, p, len);
 	if (un_handle_export_id(&fh->fh, &id) < 0)
 		return NFS4ERR_BADHANDLE;
-	fh->ex = server_export_by_handle(cs->srv, &fh->fh);
+	fh->ex = server_export_of(cs->req, &fh->fh);
 	if (fh->ex == NULL || !nfs4_export_v4(fh->ex))
 		return NFS4ERR_STALE;
 	fh->set = true;
 	return NFS4_OK;
 }
 
+/* ---- security flavors (RFC 7530 3.2.1, RFC 8881 2.6.3.1) ---------------
+ * An export's rule admitting the client names the RPC flavors (sec=)
+ * and transports (xprtsec=) it takes; another one gets NFS4ERR_WRONGSEC,
+ * which sends the client to SECINFO for the list.  The pseudo file
+ * system takes every flavor and transport, as knfsd's V4ROOT export.
+ */
+
+static bool memchr_u32(const uint32_t *a, unsigned n, uint32_t v)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i] == v)
+			return true;
+	return false;
+}
+
+/* Does the rule admitting the client on fh's export take its flavor and
+ * transport?  No rule: yes here, the operation then answers ACCESS. */
+static bool nfs4_sec_ok(const struct cstate *cs, const struct v4fh *fh)
+{
+	const struct client_rule *r;
+
+	if (!fh->set || fh->pseudo)
+		return true;
+	r = config_match_client(fh->ex->conf,
+				(const struct sockaddr *)&cs->req->peer);
+	return r == NULL || (server_sec_ok(r, cs->req->cred.flavor) &&
+			     server_xprtsec_ok(r, cs->req));
+}
+
+/* SECINFO's lookups with a flavor the export refuses run as its
+ * anonymous user: they may tell what exists, never more. */
+static int nfs4_use_anon(struct cstate *cs, const struct v4fh *fh)
+{
+	const struct client_rule *r;
+
+	r = config_match_client(fh->ex->conf,
+				(const struct sockaddr *)&cs->req->peer);
+	if (r == NULL)
+		return NFS4ERR_ACCESS;
+	memset(&cs->cred, 0, sizeof(cs->cred));
+	cs->cred.uid = r->anonuid;
+	cs->cred.gid = r->anongid;
+	return NFS4_OK;
+}
+
 /*
  * Apply the export's client rules for an operation on the current
  * filehandle: fills cs->cred.  In the pseudo file system nothing may
- * change.
+ * change.  A flavor or transport the rule does not take is WRONGSEC
+ * (knfsd's answer to both), except in SECINFO's lookups (cs->sec_lax).
  */
 static int nfs4_use(struct cstate *cs, const struct v4fh *fh, bool modifying)
 {
@@ -187,6 +240,10 @@ static int nfs4_use(struct cstate *cs, const struct v4fh *fh, bool modifying)
 		return NFS4_OK;
 	case ACCESS_ROFS:
 		return NFS4ERR_ROFS;
+	case ACCESS_WRONGSEC:
+		if (cs->sec_lax && !modifying)
+			return nfs4_use_anon(cs, fh);
+		return NFS4ERR_WRONGSEC;
 	case ACCESS_DENIED:
 	default:
 		return NFS4ERR_ACCESS;
@@ -252,7 +309,7 @@ static int cur_file(struct cstate *cs, struct nfs4_file *f)
 static int op_putrootfh(struct cstate *cs, nfs_argop4 *arg)
 {
 	(void)arg;
-	return pseudo_enter(cs->srv, "", &cs->cur);
+	return pseudo_enter(cs, "", &cs->cur);
 }
 
 static int op_putfh(struct cstate *cs, nfs_argop4 *arg)
@@ -399,7 +456,7 @@ static int op_lookup(struct cstate *cs, nfs_argop4 *arg)
 	if (cs->cur.pseudo) {
 		snprintf(path, sizeof(path), "%s%s%s", cs->cur.path,
 			 cs->cur.path[0] ? "/" : "", name.s);
-		st = pseudo_enter(cs->srv, path, &nfh);
+		st = pseudo_enter(cs, path, &nfh);
 		if (st == NFS4_OK)
 			cs->cur = nfh;
 		return st;
@@ -675,25 +732,53 @@ static int op_seek(struct cstate *cs, nfs_argop4 *arg)
 	return NFS4_OK;
 }
 
+/* nfs4acl_set()'s errors: ACEs that POSIX ACLs cannot say are
+ * ATTRNOTSUPP, as knfsd answers. */
+static int acl_status(int err)
+{
+	return err == -EINVAL ? NFS4ERR_ATTRNOTSUPP : nfs4_status(err);
+}
+
+/*
+ * The ACL given to a new object (CREATE, OPEN): if it cannot be set, the
+ * object stays as made and the acl bit leaves attrset, as knfsd does.
+ */
+static void new_obj_acl(struct cstate *cs, const struct un_handle *fh,
+			const struct nfs4acl *acl, uint64_t *bits)
+{
+	if ((*bits & NFS4_BIT(A_ACL)) &&
+	    nfs4acl_set(cs->cur.ex->ux, &cs->cred, fh, acl, NULL) < 0)
+		*bits &= ~NFS4_BIT(A_ACL);
+}
+
 /* SETATTR4res's attrsset follows the status whatever it is. */
 static int op_setattr(struct cstate *cs, nfs_argop4 *arg)
 {
 	const SETATTR4args *a = &arg->nfs_argop4_u.opsetattr;
+	struct nfs4acl acl;
 	struct un_sattr sa;
 	uint64_t bits = 0;
+	bool set_acl;
 	int st;
 
 	cs->keep_body = true;
-	st = dfattr_set(cs, &a->obj_attributes, &sa, &bits);
+	st = dfattr_set(cs, &a->obj_attributes, &sa, &acl, &bits);
 	if (st == NFS4ERR_BADXDR)
 		cs->keep_body = false;
+	set_acl = bits & NFS4_BIT(A_ACL);
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && (sa.mask & UN_SET_SIZE))
 		st = io_stateid(cs, &a->stateid, SHARE_WRITE);
-	if (st == NFS4_OK)
+	/* the mode first, then the ACL (whose mask the mode would change),
+	 * as knfsd's nfsd4_setattr */
+	if (st == NFS4_OK && (sa.mask || !set_acl))
 		st = nfs4_status(un_setattr(cs->cur.ex->ux, &cs->cred,
 					    &cs->cur.fh, &sa, NULL, NULL));
+	if (st == NFS4_OK && set_acl)
+		st = acl_status(nfs4acl_set(cs->cur.ex->ux, &cs->cred,
+					    &cs->cur.fh, &acl, NULL));
+	nfs4acl_free(&acl);
 	if (cs->keep_body && !ebitmap(cs->r, st == NFS4_OK ? bits : 0)) {
 		cs->keep_body = false;
 		return NFS4ERR_REP_TOO_BIG;
@@ -763,6 +848,7 @@ static int op_create(struct cstate *cs, nfs_argop4 *arg)
 	const CREATE4args *a = &arg->nfs_argop4_u.opcreate;
 	u_int words[2];
 	CREATE4resok res;
+	struct nfs4acl acl;
 	struct comp4 name;
 	struct un_sattr sa;
 	struct un_wcc wcc;
@@ -774,16 +860,19 @@ static int op_create(struct cstate *cs, nfs_argop4 *arg)
 	    a->objtype.createtype4_u.linkdata.linktext4_len > UN_PATH_MAX)
 		return NFS4ERR_NAMETOOLONG;
 	comp_take(&a->objname, &name);
-	st = dfattr_set(cs, &a->createattrs, &sa, &bits);
+	st = dfattr_set(cs, &a->createattrs, &sa, &acl, &bits);
 	if (st == NFS4_OK)
 		st = dir_change(cs, &name);
-	if (st != NFS4_OK)
-		return st;
+	if (st == NFS4_OK && !create_type_ok(a->objtype.type))
+		st = NFS4ERR_BADTYPE;
 	memset(&wcc, 0, sizeof(wcc));
 	nfh = cs->cur;
-	if (!create_type_ok(a->objtype.type))
-		return NFS4ERR_BADTYPE;
-	st = nfs4_status(create_obj(cs, &a->objtype, &name, &sa, &nfh, &wcc));
+	if (st == NFS4_OK)
+		st = nfs4_status(create_obj(cs, &a->objtype, &name, &sa, &nfh,
+					    &wcc));
+	if (st == NFS4_OK)
+		new_obj_acl(cs, &nfh.fh, &acl, &bits);
+	nfs4acl_free(&acl);
 	if (st != NFS4_OK)
 		return st;
 	cs->cur = nfh;
@@ -987,7 +1076,7 @@ static int rd_pseudo(struct rd_ctx *rc, uint64_t cookie, bool *eof)
 			continue;
 		snprintf(path, sizeof(path), "%s%s%s", dir, dlen ? "/" : "",
 			 name);
-		if (pseudo_enter(srv, path, &fh) != NFS4_OK ||
+		if (pseudo_enter(rc->cs, path, &fh) != NFS4_OK ||
 		    obj_load(rc->cs, &fh, &o) != NFS4_OK)
 			continue;
 		if (!rd_entry(rc, i + 3, name, &o)) {
@@ -1054,30 +1143,107 @@ static int op_readdir(struct cstate *cs, nfs_argop4 *arg)
 	return NFS4_OK;
 }
 
-/* AUTH_SYS is the only flavor served; SECINFO consumes the fh. */
-static int esecinfo_sys(struct cstate *cs)
+/*
+ * The pseudo file system takes every flavor; a pseudo directory lists
+ * those of the exports below it that the client may use (as mountd
+ * gives knfsd's V4ROOT entries), so that whatever it picks gets it
+ * somewhere.  AUTH_SYS when none admits it.
+ */
+static unsigned pseudo_flavors(struct cstate *cs, const char *path,
+			       uint32_t f[SEC_MAX])
 {
-	secinfo4 sys = { .flavor = 1 /* AUTH_SYS */ };
-	SECINFO4resok res = { .SECINFO4resok_len = 1,
-			      .SECINFO4resok_val = &sys };
+	size_t plen = strlen(path);
+	uint32_t ef[SEC_MAX];
+	unsigned n = 0, en, i, j;
+	const char *rel;
 
+	for (i = 0; i < cs->srv->nexports; i++) {
+		rel = nfs4_export_rel(&cs->srv->exports[i]);
+		if (!nfs4_export_v4(&cs->srv->exports[i]) ||
+		    (plen && (strncmp(rel, path, plen) || rel[plen] != '/')))
+			continue;
+		en = server_sec_flavors(&cs->srv->exports[i], cs->req, ef);
+		for (j = 0; j < en; j++)
+			if (n < SEC_MAX && !memchr_u32(f, n, ef[j]))
+				f[n++] = ef[j];
+	}
+	if (n == 0)
+		f[n++] = AUTH_SYS;
+	return n;
+}
+
+/* The flavors of the export fh lives in, or of the pseudo file system;
+ * 0: no rule admits the client. */
+static unsigned fh_flavors(struct cstate *cs, const struct v4fh *fh,
+			   uint32_t f[SEC_MAX])
+{
+	if (fh->pseudo)
+		return pseudo_flavors(cs, fh->path, f);
+	return server_sec_flavors(fh->ex, cs->req, f);
+}
+
+/*
+ * SECINFO4resok: AUTH_SYS as itself, a Kerberos pseudo-flavor as
+ * RPCSEC_GSS with the krb5 mechanism and its service (RFC 7530 3.2.1),
+ * in the rule's order.  SECINFO and SECINFO_NO_NAME consume the current
+ * filehandle (RFC 8881 2.6.3.1.1.8).
+ */
+static int esecinfo(struct cstate *cs, const uint32_t *f, unsigned n)
+{
+	secinfo4 si[SEC_MAX];
+	SECINFO4resok res = { .SECINFO4resok_len = n,
+			      .SECINFO4resok_val = si };
+	rpcsec_gss_info *gi;
+
+	if (n == 0)
+		return NFS4ERR_ACCESS;
+	memset(si, 0, sizeof(si));
+	for (unsigned i = 0; i < n; i++) {
+		gi = &si[i].secinfo4_u.flavor_info;
+		si[i].flavor = f[i];
+		if (!gss_flavor_service(f[i]))
+			continue;
+		si[i].flavor = RPCSEC_GSS;
+		gi->oid.sec_oid4_len = sizeof(gss_krb5_oid);
+		gi->oid.sec_oid4_val = (char *)(uintptr_t)gss_krb5_oid;
+		gi->qop = 0;
+		gi->service = (rpc_gss_svc4)gss_flavor_service(f[i]);
+	}
 	cs->cur.set = false;
 	ENC(xdr_SECINFO4resok(cs->r, &res));
 	return NFS4_OK;
 }
 
+/* SECINFO: the flavors of name in the current directory. */
 static int op_secinfo(struct cstate *cs, nfs_argop4 *arg)
 {
+	char path[NFS4_FHSIZE + NFS4_OPAQUE_MAX + 2];
+	uint32_t f[SEC_MAX];
 	struct comp4 name;
+	struct v4fh nfh;
 	int st;
 
 	comp_take(&arg->nfs_argop4_u.opsecinfo.name, &name);
 	st = need_dir(cs, &cs->cur);
 	if (st == NFS4_OK)
 		st = comp_check(&name);
+	if (st == NFS4_OK)
+		st = nfs4_use(cs, &cs->cur, false);
 	if (st != NFS4_OK)
 		return st;
-	return esecinfo_sys(cs);
+	if (cs->cur.pseudo) {
+		snprintf(path, sizeof(path), "%s%s%s", cs->cur.path,
+			 cs->cur.path[0] ? "/" : "", name.s);
+		st = pseudo_enter(cs, path, &nfh);
+	} else {
+		nfh = cs->cur;
+		st = nfs4_status(un_lookup(cs->cur.ex->ux, &cs->cred,
+					   &cs->cur.fh, name.s, &nfh.fh, NULL,
+					   NULL));
+	}
+	if (st != NFS4_OK)
+		return st;
+	return esecinfo(cs, f, fh_flavors(cs, &nfh, f));
 }
 
 /* ---- client ids (4.0) ---- */
@@ -1274,6 +1440,7 @@ struct open_args {
 	u_int olen;
 	uint8_t verf[NFS4_VERIFIER_SIZE];
 	struct un_sattr sa;
+	struct nfs4acl acl;
 	uint64_t bits;
 	struct comp4 name;
 };
@@ -1289,7 +1456,7 @@ static int dopen_create(struct cstate *cs, const createhow4 *how,
 	case UNCHECKED4:
 	case GUARDED4:
 		return dfattr_set(cs, &how->createhow4_u.createattrs, &o->sa,
-				  &o->bits);
+				  &o->acl, &o->bits);
 	case EXCLUSIVE4:
 		memcpy(o->verf, how->createhow4_u.createverf, sizeof(o->verf));
 		return NFS4_OK;
@@ -1297,7 +1464,8 @@ static int dopen_create(struct cstate *cs, const createhow4 *how,
 		if (cs->minor == 0)
 			return NFS4ERR_INVAL;
 		memcpy(o->verf, both->cva_verf, sizeof(o->verf));
-		return dfattr_set(cs, &both->cva_attrs, &o->sa, &o->bits);
+		return dfattr_set(cs, &both->cva_attrs, &o->sa, &o->acl,
+				  &o->bits);
 	default:
 		return NFS4ERR_INVAL;
 	}
@@ -1370,6 +1538,10 @@ static int open_null(struct cstate *cs, struct open_args *o)
 	/* EXCLUSIVE4 sets no attributes: the client follows with SETATTR */
 	if (o->how >= 2)
 		o->bits = 0;
+	if (st == NFS4_OK && create && wcc.post_valid)
+		new_obj_acl(cs, &nfh.fh, &o->acl, &o->bits);
+	else
+		o->bits &= ~NFS4_BIT(A_ACL);
 	if (st == NFS4_OK)
 		st = open_finish(cs, &nfh, o->access, o->deny, &wcc, o->bits);
 	if (st == NFS4_OK)
@@ -1415,6 +1587,7 @@ static int op_open(struct cstate *cs, nfs_argop4 *arg)
 			     ? open_null(cs, o)
 			     : open_by_fh(cs, o->access, o->deny, o->opentype);
 out:
+	nfs4acl_free(&o->acl);
 	free(o);
 	return st;
 }
@@ -1668,12 +1841,49 @@ static int op_reclaim_complete(struct cstate *cs, nfs_argop4 *arg)
 		       : nfs4_reclaim_complete(cs);
 }
 
+/* The pseudo directory above a pseudo directory or an export's root. */
+static void parent_path(const struct v4fh *fh, struct v4fh *parent)
+{
+	char *slash;
+
+	memset(parent, 0, sizeof(*parent));
+	parent->set = parent->pseudo = true;
+	snprintf(parent->path, sizeof(parent->path), "%s",
+		 fh->pseudo ? fh->path : nfs4_export_rel(fh->ex));
+	slash = strrchr(parent->path, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		parent->path[0] = '\0';
+}
+
+/* SECINFO_NO_NAME: the flavors of the current object or its parent
+ * (a directory's, RFC 5661 errata 2299); the parent of an export's root
+ * is a pseudo directory. */
 static int op_secinfo_no_name(struct cstate *cs, nfs_argop4 *arg)
 {
-	(void)arg; /* either style: the answer is AUTH_SYS */
+	uint32_t f[SEC_MAX];
+	struct v4fh parent;
+	int st;
+
 	if (!cs->cur.set)
 		return NFS4ERR_NOFILEHANDLE;
-	return esecinfo_sys(cs);
+	switch (arg->nfs_argop4_u.opsecinfo_no_name) {
+	case SECINFO_STYLE4_CURRENT_FH:
+		return esecinfo(cs, f, fh_flavors(cs, &cs->cur, f));
+	case SECINFO_STYLE4_PARENT:
+		st = need_dir(cs, &cs->cur);
+		if (st != NFS4_OK)
+			return st;
+		if (cs->cur.pseudo && cs->cur.path[0] == '\0')
+			return NFS4ERR_NOENT;
+		parent = cs->cur;
+		if (cs->cur.pseudo || nfs4_is_export_root(&cs->cur))
+			parent_path(&cs->cur, &parent);
+		return esecinfo(cs, f, fh_flavors(cs, &parent, f));
+	default:
+		return NFS4ERR_INVAL;
+	}
 }
 
 static int op_test_stateid(struct cstate *cs, nfs_argop4 *arg)
@@ -2040,12 +2250,79 @@ static void seqid_done(struct cstate *cs, uint32_t opnum, int st,
 	nfs4_seqid_done(cs, st, body, len, fhlen ? fh : NULL, fhlen);
 }
 
+/* The operations that set the current filehandle from the client's
+ * word, whose export's sec= and xprtsec= apply when the next op uses it. */
+static bool op_sets_fh(uint32_t op)
+{
+	return op == OP_PUTFH || op == OP_PUTROOTFH || op == OP_PUTPUBFH ||
+	       op == OP_RESTOREFH || op == OP_LOOKUP || op == OP_LOOKUPP;
+}
+
+static bool op_is_secinfo(uint32_t op)
+{
+	return op == OP_SECINFO || op == OP_SECINFO_NO_NAME;
+}
+
+/*
+ * RFC 8881 2.6.3.1.1 (applied to 4.0 too, as knfsd does): after a
+ * put filehandle operation (and after LOOKUP and LOOKUPP, which may cross
+ * into an export), WRONGSEC waits when the next op is none, another put
+ * filehandle op, SAVEFH (RESTOREFH checks later), LOOKUP, LOOKUPP or OPEN
+ * (they check the object they reach), SECINFO or SECINFO_NO_NAME (the
+ * client asking which flavors to use).  Anything else uses the
+ * filehandle as it is: the put filehandle op answers WRONGSEC.
+ */
+static bool op_checks_later(uint32_t next)
+{
+	return next == 0 || next == OP_PUTFH || next == OP_PUTROOTFH ||
+	       next == OP_PUTPUBFH || next == OP_RESTOREFH ||
+	       next == OP_SAVEFH || next == OP_LOOKUP || next == OP_LOOKUPP ||
+	       next == OP_OPEN || op_is_secinfo(next);
+}
+
+/* After a waiting check (cur.wrongsec), an op that uses the filehandle
+ * as it is (GETFH after SAVEFH) gets the WRONGSEC. */
+static bool op_takes_unchecked(uint32_t op)
+{
+	return op == OP_SAVEFH || (op != 0 && op_checks_later(op));
+}
+
+/* The check of a filehandle that op has set, RFC 8881 2.6.3.1.1. */
+static int fh_set_check(struct cstate *cs)
+{
+	bool ok = nfs4_sec_ok(cs, &cs->cur);
+
+	cs->cur.wrongsec = false;
+	if (ok)
+		return NFS4_OK;
+	if (!op_checks_later(cs->next_op))
+		return NFS4ERR_WRONGSEC;
+	cs->cur.wrongsec = true;
+	return NFS4_OK;
+}
+
+/* The number of the operation after the one just decoded, 0 if none;
+ * the stream stays where it is. */
+static uint32_t peek_next_op(struct cstate *cs, bool last)
+{
+	u_int pos = xdr_getpos(cs->a);
+	uint32_t op;
+
+	if (last || !d32(cs->a, &op))
+		op = 0;
+	if (!xdr_setpos(cs->a, pos))
+		return 0;
+	return op;
+}
+
 /*
  * Decode an operation's arguments from argpos (its opnum) with the
  * generated nfs_argop4 decoder, run it, and free what the decoder
  * allocated.  WRITE decodes its own: its data stay in the call record.
+ * last: no operation follows.
  */
-static int op_call(struct cstate *cs, uint32_t opnum, u_int argpos)
+static int op_call(struct cstate *cs, uint32_t opnum, u_int argpos,
+		   bool last)
 {
 	nfs_argop4 arg;
 	int st;
@@ -2062,7 +2339,18 @@ static int op_call(struct cstate *cs, uint32_t opnum, u_int argpos)
 			goto out;
 		}
 	}
+	if (cs->cur.set && cs->cur.wrongsec && !op_takes_unchecked(opnum)) {
+		st = NFS4ERR_WRONGSEC;
+		goto out;
+	}
+	cs->next_op = opnum == OP_WRITE ? 0 : peek_next_op(cs, last);
+	cs->sec_lax = op_is_secinfo(opnum) ||
+		      ((opnum == OP_LOOKUP || opnum == OP_LOOKUPP) &&
+		       op_is_secinfo(cs->next_op));
 	st = nfs4_ops[opnum](cs, &arg);
+	cs->sec_lax = false;
+	if (st == NFS4_OK && op_sets_fh(opnum))
+		st = fh_set_check(cs);
 out:
 	xdr_free((xdrproc_t)xdr_nfs_argop4, (char *)&arg);
 	return st;
@@ -2099,7 +2387,7 @@ static int run_op(struct cstate *cs, uint32_t opnum, u_int argpos,
 	}
 	pos = xdr_getpos(cs->r);
 	cs->keep_body = false;
-	st = op_call(cs, opnum, argpos);
+	st = op_call(cs, opnum, argpos, i + 1 == nops);
 	if (st == NFS4ERR_BADHANDLE) /* forged or altered: rate-limited */
 		log_bad_handle((const struct sockaddr *)&cs->req->peer,
 			       "NFSv4");

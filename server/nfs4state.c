@@ -179,9 +179,14 @@ void nfs4_replay_free(struct nfs4_replay *r)
 	r->len = 0;
 }
 
+static void stid_unpin(struct nfs4_stid *s);
+
 static void stid_free(struct nfs4_stid *s)
 {
 	struct nfs4_stid **pp;
+
+	if (!s->is_lock && !s->closed) /* a closed one let go at CLOSE */
+		stid_unpin(s);
 
 	for (pp = &stids; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -285,6 +290,21 @@ struct nfs4_rec {
 static struct un_catalog *rec_cat;
 static struct nfs4_rec *recs; /* the clients of the last run, in grace */
 static time_t grace_end;      /* 0: no grace (any more) */
+
+/* An open pins its file: removed, it stays usable until CLOSE (the
+ * union keeps it aside, see un_pin). */
+static void stid_pin(struct nfs4_stid *s)
+{
+	if (rec_cat && un_pin(rec_cat, &s->obj.fh) < 0)
+		log_warn("nfs4: cannot pin an open file: removed, it "
+			 "would be lost");
+}
+
+static void stid_unpin(struct nfs4_stid *s)
+{
+	if (rec_cat)
+		un_unpin(rec_cat, &s->obj.fh);
+}
 
 /* One grace for NLM and NFSv4 (nlm_grace_begin): NLM's reclaims also
  * make new NFSv4 OPENs and LOCKs wait. */
@@ -1109,6 +1129,8 @@ static struct nfs4_stid *stid_new(struct nfs4_client *cl,
 	s->seqid = is_lock ? 0 : 1; /* a lock stateid is 1 once granted */
 	s->next = stids;
 	stids = s;
+	if (!is_lock)
+		stid_pin(s);
 	return s;
 }
 
@@ -1415,6 +1437,7 @@ int nfs4_close(struct cstate *cs, struct stateid4 *sid, uint32_t seqid,
 			/* kept, closed, for a retransmitted CLOSE */
 			s->seqid++;
 			stid_out(s, sid);
+			stid_unpin(s);
 			s->closed = true;
 			if (s->owner->closed)
 				stid_free(s->owner->closed);

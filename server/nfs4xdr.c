@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "nfs4acl.h"
 #include "nfs4xdr.h"
 
 /* What GETATTR can return; the two *_SET attributes are write-only. */
@@ -23,7 +24,7 @@ const uint64_t nfs4_readable =
 	NFS4_BIT(A_FH_EXPIRE_TYPE) | NFS4_BIT(A_CHANGE) | NFS4_BIT(A_SIZE) |
 	NFS4_BIT(A_LINK_SUPPORT) | NFS4_BIT(A_SYMLINK_SUPPORT) |
 	NFS4_BIT(A_NAMED_ATTR) | NFS4_BIT(A_FSID) | NFS4_BIT(A_UNIQUE_HANDLES) |
-	NFS4_BIT(A_LEASE_TIME) | NFS4_BIT(A_RDATTR_ERROR) |
+	NFS4_BIT(A_LEASE_TIME) | NFS4_BIT(A_RDATTR_ERROR) | NFS4_BIT(A_ACL) |
 	NFS4_BIT(A_ACLSUPPORT) | NFS4_BIT(A_CANSETTIME) |
 	NFS4_BIT(A_CASE_INSENSITIVE) | NFS4_BIT(A_CASE_PRESERVING) |
 	NFS4_BIT(A_CHOWN_RESTRICTED) | NFS4_BIT(A_FILEHANDLE) |
@@ -38,9 +39,9 @@ const uint64_t nfs4_readable =
 	NFS4_BIT(A_TIME_DELTA) | NFS4_BIT(A_TIME_METADATA) |
 	NFS4_BIT(A_TIME_MODIFY) | NFS4_BIT(A_MOUNTED_ON_FILEID);
 const uint64_t nfs4_writable =
-	NFS4_BIT(A_SIZE) | NFS4_BIT(A_MODE) | NFS4_BIT(A_OWNER) |
-	NFS4_BIT(A_OWNER_GROUP) | NFS4_BIT(A_TIME_ACCESS_SET) |
-	NFS4_BIT(A_TIME_MODIFY_SET);
+	NFS4_BIT(A_SIZE) | NFS4_BIT(A_ACL) | NFS4_BIT(A_MODE) |
+	NFS4_BIT(A_OWNER) | NFS4_BIT(A_OWNER_GROUP) |
+	NFS4_BIT(A_TIME_ACCESS_SET) | NFS4_BIT(A_TIME_MODIFY_SET);
 
 int comp_check(const struct comp4 *c)
 {
@@ -360,6 +361,98 @@ static int parse_owner(struct cstate *cs, const char *s, u_int len,
 	return name_lookup(buf, group, id) ? NFS4_OK : NFS4ERR_BADOWNER;
 }
 
+/* ---- the acl attribute (RFC 7530 section 6, RFC 8881 section 6) --------
+ * The ACEs are the ones the object's POSIX ACLs stand for (nfs4acl.c,
+ * mapped as knfsd maps them); a named who is a user or group string
+ * mapped like owner and owner_group.
+ */
+
+/* A pseudo directory's ACL: what its mode 0555 stands for. */
+static int pseudo_acl(struct nfs4acl *acl)
+{
+	static const struct un_acl_entry e[] = {
+		{ UN_ACL_USER_OBJ, 0, UN_ACL_READ | UN_ACL_EXECUTE },
+		{ UN_ACL_GROUP_OBJ, 0, UN_ACL_READ | UN_ACL_EXECUTE },
+		{ UN_ACL_OTHER, 0, UN_ACL_READ | UN_ACL_EXECUTE },
+	};
+	struct un_acl *access = calloc(1, sizeof(*access));
+	int err;
+
+	if (access == NULL)
+		return -ENOMEM;
+	access->count = 3;
+	memcpy(access->e, e, sizeof(e));
+	err = nfs4acl_from_posix(access, NULL, true, acl);
+	free(access);
+	return err;
+}
+
+static bool eace(struct cstate *cs, XDR *x, const struct nfs4acl_ace *a)
+{
+	const char *who = nfs4acl_who_string(a->who);
+
+	if (!e32(x, a->type) || !e32(x, a->flag) || !e32(x, a->access_mask))
+		return false;
+	if (who != NULL)
+		return ebytes(x, who, (u_int)strlen(who));
+	return eowner(cs, x, a->id, a->flag & NFS4ACL_IDENTIFIER_GROUP);
+}
+
+static bool eacl(struct cstate *cs, XDR *x, struct v4obj *o)
+{
+	struct nfs4acl acl = { 0, NULL };
+	bool ok;
+
+	if ((o->ex ? nfs4acl_get(o->ex->ux, &o->fh->fh, &acl)
+		   : pseudo_acl(&acl)) < 0)
+		return false;
+	ok = e32(x, acl.naces);
+	for (uint32_t i = 0; ok && i < acl.naces; i++)
+		ok = eace(cs, x, &acl.aces[i]);
+	nfs4acl_free(&acl);
+	return ok;
+}
+
+/* One nfsace4 to set; who "OWNER@"..., or a user or group. */
+static int dace(struct cstate *cs, XDR *v, struct nfs4acl_ace *a)
+{
+	char who[NFS4_OPAQUE_MAX + 1];
+	u_int len;
+
+	if (!d32(v, &a->type) || !d32(v, &a->flag) ||
+	    !d32(v, &a->access_mask) ||
+	    !dbytes(v, who, NFS4_OPAQUE_MAX, &len))
+		return NFS4ERR_BADXDR;
+	a->who = nfs4acl_who_parse(who, len);
+	if (a->who != NFS4ACL_WHO_NAMED)
+		return NFS4_OK;
+	return parse_owner(cs, who, len, a->flag & NFS4ACL_IDENTIFIER_GROUP,
+			   &a->id);
+}
+
+/* The fattr4_acl to set: an nfsace4 array (at least 4 words each). */
+static int dacl(struct cstate *cs, XDR *v, struct nfs4acl *acl)
+{
+	uint32_t n;
+	int st = NFS4_OK;
+
+	if (acl == NULL)
+		return NFS4ERR_ATTRNOTSUPP;
+	if (!d32(v, &n))
+		return NFS4ERR_BADXDR;
+	/* more than POSIX ACLs can say (an entry is at most 2 ACEs and the
+	 * default ACL's as many again) is refused before any allocation */
+	if (n > UN_ACL_MAX_ENTRIES * 4u)
+		return NFS4ERR_INVAL;
+	acl->aces = calloc(n ? n : 1, sizeof(*acl->aces));
+	if (acl->aces == NULL)
+		return NFS4ERR_RESOURCE;
+	acl->naces = n;
+	for (uint32_t i = 0; i < n && st == NFS4_OK; i++)
+		st = dace(cs, v, &acl->aces[i]);
+	return st;
+}
+
 static int obj_statfs(struct v4obj *o)
 {
 	if (o->have_statfs)
@@ -408,8 +501,10 @@ static bool eattr(struct cstate *cs, XDR *x, struct v4obj *o, int n)
 		return e32(x, cs->srv->cfg->lease_time);
 	case A_RDATTR_ERROR:
 		return e32(x, NFS4_OK);
+	case A_ACL:
+		return eacl(cs, x, o);
 	case A_ACLSUPPORT:
-		return e32(x, 0);
+		return e32(x, NFS4ACL_SUPPORT);
 	case A_FILEHANDLE:
 		return efh(x, o->fh);
 	case A_FILEID:
@@ -520,12 +615,15 @@ static bool dsettime(XDR *x, struct un_sattr *sa, uint32_t now_bit,
 }
 
 /* One attribute value of a fattr4 to set, from v. */
-static int dattr_set(struct cstate *cs, XDR *v, int n, struct un_sattr *sa)
+static int dattr_set(struct cstate *cs, XDR *v, int n, struct un_sattr *sa,
+		     struct nfs4acl *acl)
 {
 	char owner[NFS4_OPAQUE_MAX + 1];
 	u_int olen;
 
 	switch (n) {
+	case A_ACL:
+		return dacl(cs, v, acl);
 	case A_SIZE:
 		sa->mask |= UN_SET_SIZE;
 		return d64(v, &sa->size) ? NFS4_OK : NFS4ERR_BADXDR;
@@ -560,7 +658,7 @@ static int dattr_set(struct cstate *cs, XDR *v, int n, struct un_sattr *sa)
  * values are parsed here, in bit order.
  */
 int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
-	       uint64_t *set)
+	       struct nfs4acl *acl, uint64_t *set)
 {
 	uint32_t bm[NFS4_BITMAP_WORDS];
 	uint64_t bits;
@@ -568,6 +666,8 @@ int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
 	int st = NFS4_OK;
 
 	memset(sa, 0, sizeof(*sa));
+	if (acl != NULL)
+		*acl = (struct nfs4acl){ 0, NULL };
 	*set = 0;
 	bitmap_words(&fa->attrmask, bm);
 	bits = bm64(bm);
@@ -579,9 +679,11 @@ int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
 		      fa->attr_vals.attrlist4_len, XDR_DECODE);
 	for (int n = 0; n < A_NATTRS && st == NFS4_OK; n++)
 		if (bits & NFS4_BIT(n))
-			st = dattr_set(cs, &v, n, sa);
+			st = dattr_set(cs, &v, n, sa, acl);
 	xdr_destroy(&v);
 	if (st == NFS4_OK)
 		*set = bits;
+	else if (acl != NULL)
+		nfs4acl_free(acl);
 	return st;
 }

@@ -215,6 +215,9 @@ struct v4fh {
 	char path[NFS4_FHSIZE]; /* pseudo: the path below the root */
 	struct srv_export *ex;	/* otherwise: the export and the handle */
 	struct un_handle fh;
+	/* Set by a put filehandle op whose check waited (nfs4proc.c
+	 * op_call): the export refuses the request's flavor. */
+	bool wrongsec;
 };
 
 /* One COMPOUND in progress. */
@@ -224,6 +227,13 @@ struct cstate {
 	XDR *a, *r;
 	uint32_t minor;
 	uint32_t nops; /* in the COMPOUND */
+	/* The operation after the running one (0: none), which decides
+	 * whether a filehandle it sets must pass the export's sec= and
+	 * xprtsec= now (RFC 8881 2.6.3.1.1). */
+	uint32_t next_op;
+	/* SECINFO, or a LOOKUP(P) feeding one: a flavor the export does
+	 * not take runs as its anonymous user instead of WRONGSEC. */
+	bool sec_lax;
 	struct v4fh cur, saved;
 	struct un_cred cred;
 	bool keep_body; /* the op's results follow a failing status too */
@@ -266,10 +276,14 @@ int obj_load(struct cstate *cs, const struct v4fh *fh, struct v4obj *o);
 /*
  * The attributes to set of a decoded fattr4.  *set receives the bits
  * taken; returns a status (ATTRNOTSUPP for what we cannot set, INVAL for
- * read-only attributes, BADXDR for values that do not parse).
+ * read-only attributes, BADXDR for values that do not parse, BADOWNER
+ * for an owner or ACE who without an id).  The acl attribute goes to
+ * *acl (free it with nfs4acl_free() after a success); acl NULL: the
+ * caller cannot set one (ATTRNOTSUPP).
  */
+struct nfs4acl;
 int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
-	       uint64_t *set);
+	       struct nfs4acl *acl, uint64_t *set);
 /* The id-mapping domain of owner@domain strings. */
 const char *nfs4_idmap_domain(const struct server *srv);
 

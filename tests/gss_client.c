@@ -8,7 +8,8 @@
  *	krb5i and krb5p, MOUNT MNT and NFSv3 CREATE, WRITE, READ, GETATTR
  *	through libtirpc's RPCSEC_GSS (an independent implementation that
  *	checks our verifiers and unwraps our results); the file TAG-SVC.txt
- *	must belong to UID:GID.  Then hand-made calls on a context created
+ *	must belong to UID:GID; an NFSv4 COMPOUND with each.  Then
+ *	hand-made calls on a context created
  *	the same way: a replayed and a too old sequence number dropped, a
  *	tampered krb5i or krb5p body and a tampered header refused, an
  *	unknown or destroyed handle refused, AUTH_SYS on the krb5-only
@@ -231,6 +232,82 @@ static void round_trip(rpc_gss_svc_t svc, const char *tag, uint32_t uid,
 	auth_destroy(n->cl_auth);
 	clnt_destroy(m);
 	clnt_destroy(n);
+}
+
+/* ---- NFSv4 -------------------------------------------------------------
+ * COMPOUND PUTROOTFH LOOKUP("export") GETATTR(type) with each service:
+ * the generated codecs of libtirpc's RPCSEC_GSS wrap the arguments and
+ * unwrap the results around these hand-written ones.
+ */
+struct v4res {
+	uint32_t status, nres, type;
+};
+
+static bool_t xdr_v4_lookup_args(XDR *x, void *arg)
+{
+	char *tag = "", *name = arg;
+	uint32_t w[] = { 0 /* minor */, 3, 24 /* PUTROOTFH */, 15 /* LOOKUP */ };
+	uint32_t getattr[] = { 9, 1, 1u << 1 /* type */ };
+
+	if (!xdr_string(x, &tag, 64))
+		return FALSE;
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (!xdr_uint32_t(x, &w[i]))
+			return FALSE;
+	if (!xdr_string(x, &name, 255))
+		return FALSE;
+	for (size_t i = 0; i < sizeof(getattr) / sizeof(getattr[0]); i++)
+		if (!xdr_uint32_t(x, &getattr[i]))
+			return FALSE;
+	return TRUE;
+}
+
+/* COMPOUND4res's status, result count, and the type GETATTR gave. */
+static bool_t xdr_v4_lookup_res(XDR *x, void *arg)
+{
+	struct v4res *r = arg;
+	char tag[65], *tp = tag;
+	uint32_t op, st, n, w;
+
+	if (!xdr_uint32_t(x, &r->status) || !xdr_string(x, &tp, 64) ||
+	    !xdr_uint32_t(x, &r->nres))
+		return FALSE;
+	for (uint32_t i = 0; i < r->nres && i < 3; i++) {
+		if (!xdr_uint32_t(x, &op) || !xdr_uint32_t(x, &st))
+			return FALSE;
+		if (op != 9 || st != 0)
+			continue;
+		if (!xdr_uint32_t(x, &n) || n > 4)
+			return FALSE;
+		while (n-- > 0)
+			if (!xdr_uint32_t(x, &w))
+				return FALSE;
+		if (!xdr_uint32_t(x, &w) || !xdr_uint32_t(x, &r->type))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void v4_lookup(rpc_gss_svc_t svc)
+{
+	const char *what = svc_name(svc);
+	CLIENT *c = client(NFS_PROGRAM, 4);
+	struct v4res r = { 0xdeadbeef, 0, 0 };
+	enum clnt_stat st = RPC_FAILED;
+
+	if (c && (c->cl_auth = gss_auth(c, svc)) != NULL) {
+		st = clnt_call(c, 1, (xdrproc_t)xdr_v4_lookup_args,
+			       (caddr_t) "export",
+			       (xdrproc_t)xdr_v4_lookup_res, (caddr_t)&r,
+			       tmo);
+		auth_destroy(c->cl_auth);
+	}
+	CHECK(st == RPC_SUCCESS && r.status == 0 && r.nres == 3 &&
+		      r.type == 2,
+	      "%s: NFSv4 PUTROOTFH LOOKUP(export) GETATTR: a directory "
+	      "(rpc %d, status %u)", what, st, r.status);
+	if (c)
+		clnt_destroy(c);
 }
 
 /* ---- hand-made calls -------------------------------------------------- */
@@ -607,6 +684,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++)
 		round_trip(svcs[i], argv[2], (uint32_t)atol(argv[3]),
 			   (uint32_t)atol(argv[4]), &root);
+	for (size_t i = 0; i < 3; i++)
+		v4_lookup(svcs[i]);
 	mnt_sys(&sysroot);
 	if (root.data.data_val && sysroot.data.data_val)
 		raw_tests(&root, &sysroot);

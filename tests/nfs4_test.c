@@ -9,10 +9,14 @@
  * lock (on a second daemon with a two-second lease), and the grace
  * period after a restart in which a 4.1 client reclaims its open and its
  * lock (on a third daemon, restarted with "--grace 5"), and 4.2's SEEK,
- * ALLOCATE (copying a lower file up) and DEALLOCATE on sparse files.
+ * ALLOCATE (copying a lower file up) and DEALLOCATE on sparse files;
+ * SECINFO, SECINFO_NO_NAME and WRONGSEC on an export with sec=krb5:krb5i
+ * (RFC 8881 2.6.3.1.1's put filehandle rules); the acl and aclsupport
+ * attributes (a lower file's POSIX ACL as ACEs, SETATTR acl copying up).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <rpc/rpc.h>
@@ -25,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -906,6 +911,40 @@ enum {
 };
 enum { NF4DIR = 2, NF4LNK = 5 };
 
+/* SECINFO4resok as "sys,krb5,krb5i": RPCSEC_GSS entries must carry the
+ * krb5 mechanism and qop 0; anything else shows as "?". */
+static const char *secinfo_text(struct res *r)
+{
+	static const uint8_t krb5_oid[9] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+					     0x12, 0x01, 0x02, 0x02 };
+	static const char *const svc[4] = { "?", "krb5", "krb5i", "krb5p" };
+	static char out[128];
+	uint8_t oid[16];
+	uint32_t n = get32(r), flavor, qop, service;
+	size_t off = 0;
+	u_int olen;
+
+	out[0] = '\0';
+	for (uint32_t i = 0; i < n && i < 8 && off < sizeof(out); i++) {
+		const char *name = "?";
+
+		flavor = get32(r);
+		if (flavor == AUTH_SYS) {
+			name = "sys";
+		} else if (flavor == 6) { /* RPCSEC_GSS */
+			olen = getbytes(r, oid, sizeof(oid));
+			qop = get32(r);
+			service = get32(r);
+			if (olen == 9 && !memcmp(oid, krb5_oid, 9) &&
+			    qop == 0 && service >= 1 && service <= 3)
+				name = svc[service];
+		}
+		off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%s",
+					i ? "," : "", name);
+	}
+	return out;
+}
+
 /* PUTROOTFH LOOKUP(export) [LOOKUP(name)] GETFH: *fh, or false. */
 static bool fh_of(const char *name, struct fh *fh)
 {
@@ -1306,8 +1345,9 @@ static void test_session_end(void)
 	next_result(&r, OP_PUTROOTFH);
 	CHECK_EQ(next_result(&r, OP_SECINFO_NO_NAME), NFS4_OK,
 		 "SECINFO_NO_NAME");
-	CHECK(get32(&r) == 1 && get32(&r) == AUTH_SYS,
-	      "SECINFO_NO_NAME: AUTH_SYS");
+	CHECK_STR(secinfo_text(&r), "sys,krb5,krb5i",
+		  "SECINFO_NO_NAME of the pseudo root: the flavors of the "
+		  "exports below it");
 	CHECK_EQ(next_result(&r, OP_GETFH), NFS4ERR_NOFILEHANDLE,
 		 "SECINFO_NO_NAME consumed the current filehandle");
 
@@ -1423,6 +1463,468 @@ static void test_session_end(void)
 		 "DESTROY_CLIENTID without sessions");
 }
 
+/* ---- security flavors: SECINFO, SECINFO_NO_NAME, WRONGSEC ----------------
+ * /krb (sec=krb5:krb5i for 127.0.0.1, sys for 127.0.0.2) and the AUTH_SYS
+ * requests of the test: RFC 8881 2.6.3.1.1's rules for the put filehandle
+ * operations, and the flavor lists.
+ */
+enum { NFS4ERR_WRONGSEC = 10016 };
+
+/* Run fn with the test's connection coming from 127.0.0.2. */
+static bool from_127_0_0_2(bool (*fn)(void *), void *arg)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct timeval tv = { 10, 0 };
+	int saved = fd, s = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	src.sin_addr.s_addr = htonl(0x7f000002);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons((uint16_t)d.port);
+	if (s < 0 || bind(s, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(s, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		if (s >= 0)
+			close(s);
+		return false;
+	}
+	fd = s;
+	ok = fn(arg);
+	fd = saved;
+	close(s);
+	return ok;
+}
+
+/* PUTROOTFH LOOKUP("krb") GETFH: the root handle of /krb. */
+static bool krb_root(void *arg)
+{
+	struct fh *fh = arg;
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "krbfh", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "krb", 3);
+	comp_op(&c, OP_GETFH);
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return false;
+	next_result(&r, OP_PUTROOTFH);
+	next_result(&r, OP_LOOKUP);
+	next_result(&r, OP_GETFH);
+	fh->len = getbytes(&r, fh->data, sizeof(fh->data));
+	return fh->len > 0;
+}
+
+/* A GETATTR of type, as an op that uses the current filehandle. */
+static void getattr_type(struct comp *c)
+{
+	comp_op(c, OP_GETATTR);
+	put32(&c->x, 1);
+	put32(&c->x, 1u << 1);
+}
+
+/* "STATUS/NRES": a COMPOUND's status and how many results it has. */
+static const char *outcome(struct comp *c)
+{
+	static char out[32];
+	struct res r;
+
+	if (!comp_call(c, &r))
+		return "no reply";
+	snprintf(out, sizeof(out), "%u/%u", r.status, r.nres);
+	return out;
+}
+
+static void test_wrongsec40(struct fh *krb, const struct fh *file)
+{
+	struct comp c;
+	struct res r;
+
+	comp_begin(&c, "secinfo krb", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_SECINFO);
+	putbytes(&c.x, "krb", 3);
+	CHECK(comp_call(&c, &r), "PUTROOTFH SECINFO(krb) answered");
+	CHECK_EQ(next_result(&r, OP_PUTROOTFH), NFS4_OK, "PUTROOTFH");
+	CHECK_EQ(next_result(&r, OP_SECINFO), NFS4_OK,
+		 "SECINFO of a krb5-only export with AUTH_SYS: OK");
+	CHECK_STR(secinfo_text(&r), "krb5,krb5i",
+		  "SECINFO: RPCSEC_GSS krb5 (service none), then integrity");
+
+	comp_begin(&c, "secinfo missing", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_SECINFO);
+	putbytes(&c.x, "nosuch", 6);
+	CHECK_STR(outcome(&c), "2/2", "SECINFO of a missing name: NOENT");
+
+	comp_begin(&c, "lookup krb", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "krb", 3);
+	comp_op(&c, OP_GETFH);
+	CHECK_STR(outcome(&c), "10016/2",
+		  "LOOKUP into the krb5 export, then GETFH: WRONGSEC at the "
+		  "LOOKUP");
+
+	CHECK(from_127_0_0_2(krb_root, krb),
+	      "the root handle of /krb, as 127.0.0.2 (sec=sys there)");
+
+	comp_begin(&c, "putfh getattr", 0);
+	putfh(&c, krb);
+	getattr_type(&c);
+	CHECK_STR(outcome(&c), "10016/1",
+		  "PUTFH of a krb5 export then GETATTR: the PUTFH fails "
+		  "WRONGSEC");
+
+	comp_begin(&c, "putfh", 0);
+	putfh(&c, krb);
+	CHECK_STR(outcome(&c), "0/1", "PUTFH alone: OK (2.6.3.1.1.6)");
+
+	comp_begin(&c, "putfh putfh", 0);
+	putfh(&c, krb);
+	putfh(&c, file);
+	getattr_type(&c);
+	CHECK_STR(outcome(&c), "0/3",
+		  "PUTFH followed by another PUTFH: not checked "
+		  "(2.6.3.1.1.2)");
+
+	comp_begin(&c, "putfh savefh getfh", 0);
+	putfh(&c, krb);
+	comp_op(&c, OP_SAVEFH);
+	comp_op(&c, OP_GETFH);
+	CHECK_STR(outcome(&c), "10016/3",
+		  "PUTFH SAVEFH: both OK, the GETFH after them WRONGSEC");
+
+	comp_begin(&c, "restorefh", 0);
+	putfh(&c, krb);
+	comp_op(&c, OP_SAVEFH);
+	putfh(&c, file);
+	comp_op(&c, OP_RESTOREFH);
+	getattr_type(&c);
+	CHECK_STR(outcome(&c), "10016/4",
+		  "RESTOREFH of the krb5 handle then GETATTR: RESTOREFH "
+		  "fails WRONGSEC");
+
+	comp_begin(&c, "putfh secinfo", 0);
+	putfh(&c, krb);
+	comp_op(&c, OP_SECINFO);
+	putbytes(&c.x, "data", 4);
+	CHECK(comp_call(&c, &r), "PUTFH SECINFO(data) answered");
+	CHECK_EQ(next_result(&r, OP_PUTFH), NFS4_OK,
+		 "PUTFH followed by SECINFO: OK (2.6.3.1.1.5)");
+	CHECK_EQ(next_result(&r, OP_SECINFO), NFS4_OK,
+		 "SECINFO inside the krb5 export");
+	CHECK_STR(secinfo_text(&r), "krb5,krb5i", "its list");
+
+	comp_begin(&c, "putfh lookup", 0);
+	putfh(&c, krb);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "data", 4);
+	CHECK_STR(outcome(&c), "10016/2",
+		  "PUTFH LOOKUP in the krb5 export: WRONGSEC at the LOOKUP");
+
+	comp_begin(&c, "secinfo export", 0);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "deep", 4);
+	comp_op(&c, OP_SECINFO);
+	putbytes(&c.x, "v4only", 6);
+	CHECK(comp_call(&c, &r), "SECINFO(deep/v4only) answered");
+	next_result(&r, OP_PUTROOTFH);
+	next_result(&r, OP_LOOKUP);
+	CHECK_EQ(next_result(&r, OP_SECINFO), NFS4_OK, "SECINFO v4only");
+	CHECK_STR(secinfo_text(&r), "sys", "an export without sec=: sys");
+}
+
+static void test_wrongsec41(const struct fh *krb)
+{
+	struct comp c;
+	struct res r;
+
+	comp_sequence(&c);
+	comp_op(&c, OP_PUTROOTFH);
+	comp_op(&c, OP_LOOKUP);
+	putbytes(&c.x, "krb", 3);
+	comp_op(&c, OP_SECINFO_NO_NAME);
+	put32(&c.x, 0); /* SECINFO_STYLE4_CURRENT_FH */
+	CHECK(call41(&c, &r), "4.1 LOOKUP(krb) SECINFO_NO_NAME answered");
+	CHECK_EQ(next_result(&r, OP_PUTROOTFH), NFS4_OK, "PUTROOTFH");
+	CHECK_EQ(next_result(&r, OP_LOOKUP), NFS4_OK,
+		 "LOOKUP followed by SECINFO_NO_NAME: OK");
+	CHECK_EQ(next_result(&r, OP_SECINFO_NO_NAME), NFS4_OK,
+		 "SECINFO_NO_NAME of the krb5 export's root");
+	CHECK_STR(secinfo_text(&r), "krb5,krb5i", "its list");
+
+	comp_sequence(&c);
+	putfh(&c, krb);
+	comp_op(&c, OP_SECINFO_NO_NAME);
+	put32(&c.x, 1); /* SECINFO_STYLE4_PARENT */
+	CHECK(call41(&c, &r), "4.1 PUTFH SECINFO_NO_NAME(parent) answered");
+	CHECK_EQ(next_result(&r, OP_PUTFH), NFS4_OK,
+		 "PUTFH followed by SECINFO_NO_NAME: OK");
+	CHECK_EQ(next_result(&r, OP_SECINFO_NO_NAME), NFS4_OK,
+		 "SECINFO_NO_NAME(parent) of an export's root");
+	CHECK_STR(secinfo_text(&r), "sys,krb5,krb5i",
+		  "the parent is the pseudo root: all the flavors below it");
+
+	comp_sequence(&c);
+	putfh(&c, krb);
+	comp_op(&c, OP_GETFH);
+	CHECK(call41(&c, &r), "4.1 PUTFH GETFH answered");
+	CHECK_EQ(next_result(&r, OP_PUTFH), NFS4ERR_WRONGSEC,
+		 "4.1 PUTFH then GETFH on the krb5 export: WRONGSEC");
+}
+
+/* ---- the acl attribute (bit 12) and aclsupport (13) ----------------------
+ * ACEs as text "A:flag:who:mask,...", exactly as the daemon maps the
+ * POSIX ACLs of the union (knfsd's mapping).
+ */
+#define ACL_WORD0 (1u << 12)
+
+/* Put a POSIX access ACL on a layer file, as setfacl does: entries
+ * "tag:id:perm" with tag 1 (owner), 2 (user), 4, 8, 16 (mask), 32. */
+static int posix_acl_set(const char *layer, const char *name,
+			 const uint32_t (*e)[3], int n)
+{
+	uint8_t buf[4 + 8 * 8];
+	char path[700];
+	uint32_t v = htole32(2);
+
+	memcpy(buf, &v, 4);
+	for (int i = 0; i < n; i++) {
+		uint16_t tag = htole16((uint16_t)e[i][0]);
+		uint16_t perm = htole16((uint16_t)e[i][2]);
+		uint32_t id = htole32(e[i][1]);
+
+		memcpy(buf + 4 + 8 * i, &tag, 2);
+		memcpy(buf + 6 + 8 * i, &perm, 2);
+		memcpy(buf + 8 + 8 * i, &id, 4);
+	}
+	snprintf(path, sizeof(path), "%s/%s", layer, name);
+	return setxattr(path, "system.posix_acl_access", buf, 4 + 8 * (size_t)n,
+			0);
+}
+
+/* The layer file's access ACL xattr as "tag:id:perm,...", or "". */
+static const char *posix_acl_text(const char *layer, const char *name)
+{
+	static char out[256];
+	uint8_t buf[512];
+	char path[700];
+	size_t off = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", layer, name);
+	out[0] = '\0';
+	n = getxattr(path, "system.posix_acl_access", buf, sizeof(buf));
+	for (ssize_t i = 4; i + 8 <= n && off < sizeof(out); i += 8) {
+		uint32_t id;
+
+		memcpy(&id, buf + i + 4, 4);
+		id = le32toh(id);
+		off += (size_t)snprintf(out + off, sizeof(out) - off,
+					"%s%u:%d:%u", off ? "," : "",
+					buf[i] | buf[i + 1] << 8,
+					id == 0xffffffffu ? -1 : (int)id,
+					buf[i + 2] | buf[i + 3] << 8);
+	}
+	return out;
+}
+
+/* GETATTR acl of fh as text; "" after an error. */
+static const char *getattr_acl(const struct fh *fh)
+{
+	static char out[1024];
+	char who[256];
+	struct comp c;
+	struct res r;
+	size_t off = 0;
+	uint32_t n, type, flag, mask;
+
+	out[0] = '\0';
+	comp_begin(&c, "getacl", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_GETATTR);
+	put32(&c.x, 1);
+	put32(&c.x, ACL_WORD0);
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return out;
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_GETATTR);
+	n = get32(&r); /* the bitmap: acl alone */
+	if (n < 1 || n > 3 || get32(&r) != ACL_WORD0)
+		return out;
+	while (--n > 0)
+		if (get32(&r) != 0)
+			return out;
+	get32(&r); /* attrlist length */
+	n = get32(&r);
+	for (uint32_t i = 0; i < n && i < 32 && off < sizeof(out); i++) {
+		u_int wl;
+
+		type = get32(&r);
+		flag = get32(&r);
+		mask = get32(&r);
+		wl = getbytes(&r, who, sizeof(who) - 1);
+		who[wl] = '\0';
+		off += (size_t)snprintf(out + off, sizeof(out) - off,
+					"%s%c:%x:%s:%x", i ? "," : "",
+					type == 0 ? 'A' : type == 1 ? 'D' : '?',
+					flag, who, mask);
+	}
+	return out;
+}
+
+struct ace4 {
+	uint32_t type, flag, mask;
+	const char *who;
+};
+
+/* SETATTR acl (and mode, when not -1) of fh: the SETATTR's status. */
+static uint32_t setattr_acl(const struct fh *fh, const struct ace4 *a, int n,
+			    int mode)
+{
+	struct sid zero = { 0, { 0 } };
+	struct comp c;
+	struct res r;
+	u_int lenpos, start;
+
+	comp_begin(&c, "setacl", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_SETATTR);
+	put_sid(&c.x, &zero);
+	put32(&c.x, 2);
+	put32(&c.x, ACL_WORD0);
+	put32(&c.x, mode >= 0 ? 1u << (33 - 32) : 0);
+	lenpos = xdr_getpos(&c.x);
+	put32(&c.x, 0);
+	start = xdr_getpos(&c.x);
+	put32(&c.x, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		put32(&c.x, a[i].type);
+		put32(&c.x, a[i].flag);
+		put32(&c.x, a[i].mask);
+		putbytes(&c.x, a[i].who, (u_int)strlen(a[i].who));
+	}
+	if (mode >= 0)
+		put32(&c.x, (uint32_t)mode);
+	*(uint32_t *)(void *)(c.buf + lenpos) =
+		htonl(xdr_getpos(&c.x) - start);
+	if (!comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_SETATTR);
+}
+
+/* GETATTR supported_attrs word 0 and aclsupport. */
+static bool acl_support(const struct fh *fh, uint32_t *word0, uint32_t *sup)
+{
+	struct comp c;
+	struct res r;
+	uint32_t n;
+
+	comp_begin(&c, "aclsupport", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_GETATTR);
+	put32(&c.x, 1);
+	put32(&c.x, 1u << 0 | 1u << 13);
+	if (!comp_call(&c, &r) || r.status != NFS4_OK)
+		return false;
+	next_result(&r, OP_PUTFH);
+	next_result(&r, OP_GETATTR);
+	for (n = get32(&r); n > 0 && n < 4; n--)
+		get32(&r);
+	get32(&r); /* attrlist length */
+	n = get32(&r); /* supported_attrs: a bitmap4 */
+	*word0 = get32(&r);
+	for (; n > 1 && n < 4; n--)
+		get32(&r);
+	*sup = get32(&r);
+	return true;
+}
+
+static mode_t upper_mode(const char *name)
+{
+	char path[700];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", d.upper, name);
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+static void test_wrongsec(void)
+{
+	struct fh krb = { { 0 }, 0 }, file;
+
+	CHECK(fh_of("share.txt", &file), "handle of share.txt");
+	test_wrongsec40(&krb, &file);
+	test_wrongsec41(&krb);
+}
+
+static void test_acl(void)
+{
+	static const struct ace4 set[] = {
+		{ 0, 0, 0x7, "OWNER@" },
+		{ 0, 0, 0x1, "4243" },
+		{ 0, 0, 0x1, "GROUP@" },
+		{ 0, 0, 0x0, "EVERYONE@" },
+	};
+	static const struct ace4 bad_who[] = {
+		{ 0, 0, 0x7, "OWNER@" },
+		{ 0, 0, 0x1, "no-such-user-here@elsewhere.example" },
+	};
+	static const struct ace4 audit[] = { { 2, 0, 0x1, "EVERYONE@" } };
+	static const struct ace4 plain[] = {
+		{ 0, 0, 0x7, "OWNER@" },
+		{ 0, 0, 0x1, "GROUP@" },
+		{ 0, 0, 0x0, "EVERYONE@" },
+	};
+	struct fh lower, lower2, root;
+	uint32_t word0 = 0, sup = 0;
+
+	CHECK(fh_of(NULL, &root) && fh_of("acl.txt", &lower) &&
+		      fh_of("acl2.txt", &lower2),
+	      "handles of acl.txt and acl2.txt (lower files)");
+	CHECK(acl_support(&root, &word0, &sup), "GETATTR aclsupport answered");
+	CHECK_EQ(word0 & (3u << 12), 3u << 12,
+		 "supported_attrs has acl and aclsupport");
+	CHECK_EQ(sup, 3, "aclsupport: ALLOW and DENY ACEs");
+
+	/* u::rw, u:4242:rw, g::r, m::rw, o::- on the lower layer */
+	CHECK_STR(getattr_acl(&lower),
+		  "A:0:OWNER@:160187,A:0:4242:120087,A:0:GROUP@:120081,"
+		  "A:0:EVERYONE@:120080",
+		  "GETATTR acl of a lower file with a POSIX ACL: knfsd's ACEs");
+	CHECK_STR(getattr_acl(&lower2),
+		  "A:0:OWNER@:160187,A:0:GROUP@:120081,A:0:EVERYONE@:120081",
+		  "GETATTR acl of a file without one: its mode 0644");
+
+	CHECK_EQ(setattr_acl(&lower2, set, 4, -1), NFS4_OK,
+		 "SETATTR acl of a lower file");
+	CHECK_STR(posix_acl_text(d.upper, "acl2.txt"),
+		  "1:-1:6,2:4243:4,4:-1:4,16:-1:4,32:-1:0",
+		  "it was copied up, with the POSIX ACL the ACEs stand for");
+	CHECK_STR(posix_acl_text(d.lower, "acl2.txt"), "",
+		  "the lower file kept no ACL");
+	CHECK_STR(getattr_acl(&lower2),
+		  "A:0:OWNER@:160187,A:0:4243:120081,A:0:GROUP@:120081,"
+		  "A:0:EVERYONE@:120080",
+		  "GETATTR acl gives the ACEs back");
+
+	CHECK_EQ(setattr_acl(&lower2, bad_who, 2, -1), 10039,
+		 "an ACE for an unknown name: BADOWNER");
+	CHECK_EQ(setattr_acl(&lower2, audit, 1, -1), 10032,
+		 "an AUDIT ACE, which POSIX cannot say: ATTRNOTSUPP");
+	CHECK_EQ(setattr_acl(&lower2, plain, 3, 0600), NFS4_OK,
+		 "SETATTR of mode 0600 and an acl of rw,r,-");
+	CHECK_EQ(upper_mode("acl2.txt"), 0640,
+		 "the mode is set first, then the ACL (mode 0640)");
+	CHECK_STR(posix_acl_text(d.upper, "acl2.txt"), "",
+		  "an ACL of the mode's three entries is no xattr");
+}
+
 /* ---- per-export versions --------------------------------------------------
  * The daemon also serves /v3only (versions 3) and /deep/v4only (versions
  * 4), from its configuration file: NFSv4 sees the second, through the
@@ -1430,8 +1932,14 @@ static void test_session_end(void)
  */
 static int versions_conf(struct tdaemon *t, char *path, size_t len)
 {
-	static const char *const ex[2][2] = { { "/v3only", "3" },
-					      { "/deep/v4only", "4" } };
+	static const char *const ex[3][3] = {
+		{ "/v3only", "3", "127.0.0.0/8(rw,no_root_squash)" },
+		{ "/deep/v4only", "4", "127.0.0.0/8(rw,no_root_squash)" },
+		/* AUTH_SYS from 127.0.0.2 only: how the test gets handles */
+		{ "/krb", "4",
+		  "127.0.0.2(rw,no_root_squash) "
+		  "127.0.0.0/8(rw,no_root_squash,sec=krb5:krb5i)" },
+	};
 	char dir[400];
 	FILE *f;
 
@@ -1439,18 +1947,23 @@ static int versions_conf(struct tdaemon *t, char *path, size_t len)
 	f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		for (int l = 0; l < 3; l++) {
 			snprintf(dir, sizeof(dir), "%s/vers%d-%c", t->dir, i,
 				 "luw"[l]);
 			if (mkdir(dir, 0755) < 0)
 				break;
 		}
+		/* /krb's lower layer has a file, for SECINFO inside it */
+		snprintf(dir, sizeof(dir), "%s/vers%d-l", t->dir, i);
+		if (i == 2 && tfile_write(dir, "data", "x") < 0)
+			return -1;
 		fprintf(f, "export \"%s\" {\n\tlower %s/vers%d-l\n"
 			   "\tupper %s/vers%d-u\n\twork %s/vers%d-w\n"
 			   "\tversions %s\n"
-			   "\tclients \"127.0.0.0/8(rw,no_root_squash)\"\n}\n",
-			ex[i][0], t->dir, i, t->dir, i, t->dir, i, ex[i][1]);
+			   "\tclients \"%s\"\n}\n",
+			ex[i][0], t->dir, i, t->dir, i, t->dir, i, ex[i][1],
+			ex[i][2]);
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
@@ -2346,6 +2859,12 @@ out:
 	tdaemon_cleanup(&g);
 }
 
+/* acl.txt's: u::rw, u:4242:rw, g::r, m::rw, o::- */
+static const uint32_t lower_acl[5][3] = {
+	{ 1, 0xffffffffu, 6 }, { 2, 4242, 6 }, { 4, 0xffffffffu, 4 },
+	{ 16, 0xffffffffu, 6 }, { 32, 0xffffffffu, 0 },
+};
+
 int main(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -2358,6 +2877,9 @@ int main(void)
 	    tfile_write(d.lower, "share.txt", "share") < 0 ||
 	    tfile_write(d.lower, "cu.txt", "lower") < 0 ||
 	    tfile_write(d.lower, "alloc.bin", "lower") < 0 ||
+	    tfile_write(d.lower, "acl.txt", "acl") < 0 ||
+	    tfile_write(d.lower, "acl2.txt", "acl2") < 0 ||
+	    posix_acl_set(d.lower, "acl.txt", lower_acl, 5) < 0 ||
 	    make_sparse(d.upper, "sparse.bin") < 0 ||
 	    versions_conf(&d, conf, sizeof(conf)) < 0 ||
 	    (d.config = conf, tdaemon_start(&d) < 0)) {
@@ -2388,7 +2910,9 @@ int main(void)
 	test_copy_up_at_open(a);
 	test_more_ops(a, b);
 	test_state41();
+	test_wrongsec();
 	test_session_end();
+	test_acl();
 	test_seek();
 	test_allocate();
 	test_reply_too_big();

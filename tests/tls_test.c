@@ -6,7 +6,8 @@
  * starts unionnfsd with three exports: /export (any transport, from the
  * command line), /tls (xprtsec=tls:mtls) and /mtls (xprtsec=mtls), and
  * talks raw RPC: the AUTH_TLS probe, the handshake with ALPN "sunrpc",
- * then MOUNT and NFSv3 calls inside the session, and the refusals.
+ * then MOUNT and NFSv3 calls inside the session, and the refusals
+ * (NFS3ERR_ACCES, and NFS4ERR_WRONGSEC for an NFSv4 COMPOUND).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -909,6 +910,59 @@ static void test_plaintext(void)
 	wire_close(&w);
 }
 
+/*
+ * NFSv4: PUTFH of /tls's root then GETATTR, as "STATUS/NRES".  A
+ * transport the export's rule refuses is NFS4ERR_WRONGSEC at the PUTFH
+ * (knfsd's answer, RFC 8881 2.6.3.1.1.7); SECINFO still answers.
+ */
+#define NFS4ERR_WRONGSEC 10016
+
+static const char *v4_putfh_getattr(struct wire *w, const struct fh *fh)
+{
+	static char out[32];
+	struct msg *m = malloc(sizeof(*m));
+	struct reply r;
+	uint32_t st, taglen;
+
+	snprintf(out, sizeof(out), "no reply");
+	begin_call(m, NFS_PROG, 4, 1, AUTH_SYS);
+	put32(&m->x, 0); /* tag */
+	put32(&m->x, 0); /* minor version */
+	put32(&m->x, 2);
+	put32(&m->x, 22); /* PUTFH */
+	put_fh(&m->x, fh);
+	put32(&m->x, 9); /* GETATTR type */
+	put32(&m->x, 1);
+	put32(&m->x, 1u << 1);
+	if (call(w, m, &r) && r.reply_stat == MSG_ACCEPTED &&
+	    r.accept_stat == SUCCESS) {
+		st = get32(&r);
+		taglen = get32(&r);
+		if (taglen == 0)
+			snprintf(out, sizeof(out), "%u/%u", st, get32(&r));
+	}
+	reply_free(&r);
+	free(m);
+	return out;
+}
+
+static void test_v4(void)
+{
+	struct wire w = { .fd = connect_tcp() };
+	struct fh root;
+
+	CHECK_EQ(mnt(&w, "/tls", &root), 0, "plaintext MNT /tls for v4");
+	CHECK_STR(v4_putfh_getattr(&w, &root), "10016/1",
+		  "plaintext NFSv4 PUTFH GETATTR on a TLS-only export: "
+		  "NFS4ERR_WRONGSEC at the PUTFH");
+	wire_close(&w);
+	w = tls_wire(NULL);
+	CHECK(w.fd >= 0, "TLS again for v4");
+	CHECK_STR(w.fd >= 0 ? v4_putfh_getattr(&w, &root) : "", "0/2",
+		  "the same COMPOUND inside TLS: OK");
+	wire_close(&w);
+}
+
 static void test_garbage_handshake(void)
 {
 	struct wire good = tls_wire(NULL), bad = { .fd = connect_tcp() };
@@ -1095,6 +1149,7 @@ int main(void)
 		test_pipelined();
 		test_bad_certificates();
 		test_plaintext();
+		test_v4();
 		test_garbage_handshake();
 		test_no_alpn();
 		test_udp_probe();
