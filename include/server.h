@@ -18,6 +18,9 @@ struct srv_export {
 	const struct export_conf *conf;
 	struct un_export *ux;
 	uint32_t id; /* un_export_id(ux) */
+	/* A client's own view (private_upper=, server/view.c): the client's
+	 * address; NULL for the export as the configuration names it. */
+	char *client;
 };
 
 struct server {
@@ -33,6 +36,7 @@ struct server {
 	struct transport *transport;
 	struct control *control; /* unionnfsctl's socket, or NULL */
 	struct metrics *metrics; /* Prometheus endpoint, or NULL */
+	struct srv_views *views; /* clients' private views (server/view.c) */
 	/* Held for reading while a request runs, for writing while a reload
 	 * (SIGHUP) swaps the exports and their client rules. */
 	pthread_rwlock_t lock;
@@ -65,6 +69,34 @@ struct srv_export *server_export_by_handle(struct server *srv,
 					   const struct un_handle *fh);
 /* The export mounted as name ("/export"), or NULL. */
 struct srv_export *server_export_by_name(struct server *srv, const char *name);
+
+/*
+ * Per-client upper layers (private_upper=DIR in a client rule, view.c).
+ * A client admitted by such a rule sees its own view of the export: its
+ * own union of DIR/ADDRESS/upper and DIR/ADDRESS/work over the export's
+ * lower layers, with its own export id, so its handles mean nothing to
+ * anyone else.  Views are made on a client's first use; a reload closes
+ * those whose export or private_upper= changed.
+ *
+ * server_view() turns an export found by name (MNT, NFSv4 PUTROOTFH and
+ * LOOKUP) into the one req's client sees: ex itself, or its view.  NULL
+ * when the view cannot be made (logged): answer SERVERFAULT.
+ *
+ * server_export_of() is server_export_by_handle() for a request: NULL
+ * (answer STALE) also when the handle is of another client's view, or of
+ * the shared export while the client has a view of its own.
+ */
+struct srv_export *server_view(const struct rpc_req *req,
+			       struct srv_export *ex);
+struct srv_export *server_export_of(const struct rpc_req *req,
+				    const struct un_handle *fh);
+/* The id ex's calls are counted under: a view's are its export's. */
+uint32_t server_stats_id(const struct srv_export *ex);
+struct srv_views *views_create(void);
+/* After a reload swapped the exports, under srv->lock held for writing:
+ * close the views whose export or private_upper= changed. */
+void views_reload(struct server *srv);
+void views_destroy(struct srv_views *v); /* closing every view */
 
 enum access_result {
 	ACCESS_OK = 0,

@@ -130,7 +130,7 @@ enum access_result server_access(const struct srv_export *ex,
 	const struct client_rule *r;
 
 	memset(cred, 0, sizeof(*cred));
-	stats_export_used(ex->id);
+	stats_export_used(server_stats_id(ex));
 	r = config_match_client(ex->conf, (const struct sockaddr *)&req->peer);
 	if (!r)
 		return ACCESS_DENIED;

@@ -236,6 +236,11 @@ static mountstat3 mount_mnt(struct rpc_req *req, char *path,
 				path, host);
 		return MNT3ERR_ACCES;
 	}
+	/* private_upper=: the client's own view (server/view.c), made
+	 * only for a client the rules admit */
+	ex = server_view(req, ex);
+	if (ex == NULL)
+		return MNT3ERR_SERVERFAULT;
 	st = mount_walk(ex->ux, &cred, rest, fh);
 	if (st != MNT3_OK) {
 		log_ratelimited(LOG_NOTICE, "mount %s from %s: status %d",

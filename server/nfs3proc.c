@@ -71,7 +71,7 @@ static nfsstat3 nfs3_begin(struct rpc_req *req, const nfs_fh3 *wfh,
 		return st;
 	if (un_handle_export_id(&c->fh, &id) < 0)
 		return NFS3ERR_BADHANDLE;
-	c->ex = server_export_by_handle(req->srv, &c->fh);
+	c->ex = server_export_of(req, &c->fh);
 	if (c->ex == NULL)
 		return NFS3ERR_STALE;
 	if (!nfs3_export_allows_v3(c->ex))

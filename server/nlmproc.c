@@ -363,7 +363,7 @@ static nlm4_stats nlm_object(struct rpc_req *req, const nlm4_netobj *wfh,
 		return NLM4_STALE_FH;
 	fh.len = wfh->nlm4_netobj_len;
 	memcpy(fh.data, wfh->nlm4_netobj_val, fh.len);
-	ex = server_export_by_handle(req->srv, &fh);
+	ex = server_export_of(req, &fh);
 	if (!ex)
 		return NLM4_STALE_FH;
 	if (server_access(ex, req, false, &cred) == ACCESS_DENIED)

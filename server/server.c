@@ -99,27 +99,38 @@ int server_open(struct server *srv, struct config *cfg, char *err,
 	pthread_rwlock_init(&srv->lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 
+	srv->views = views_create();
+	if (!srv->views) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	rc = un_catalog_open(cfg->catalog, &srv->cat, why, sizeof(why));
 	if (rc < 0) {
 		snprintf(err, errlen, "catalog %s: %s", cfg->catalog,
 			 why[0] ? why : strerror(-rc));
 		srv->cat = NULL;
-		return rc;
+		goto fail;
 	}
 	rc = open_exports(srv, cfg, &srv->exports, err, errlen);
 	if (rc < 0) {
 		un_catalog_close(srv->cat);
 		srv->cat = NULL;
-		return rc;
+		goto fail;
 	}
 	srv->nexports = cfg->nexports;
 	return 0;
+fail:
+	views_destroy(srv->views);
+	srv->views = NULL;
+	return rc;
 }
 
 void server_close(struct server *srv)
 {
 	unsigned i;
 
+	views_destroy(srv->views);
+	srv->views = NULL;
 	for (i = 0; i < srv->nexports; i++)
 		un_export_close(srv->exports[i].ux);
 	free(srv->exports);
@@ -151,7 +162,8 @@ static bool same_layers(const struct un_export_conf *a,
 	if (!str_eq(a->name, b->name) || a->nlower != b->nlower ||
 	    !str_eq(a->upper, b->upper) || !str_eq(a->work, b->work) ||
 	    a->userxattr != b->userxattr ||
-	    a->redirect_dir_off != b->redirect_dir_off)
+	    a->redirect_dir_off != b->redirect_dir_off ||
+	    a->metacopy != b->metacopy)
 		return false;
 	for (i = 0; i < a->nlower; i++)
 		if (!str_eq(a->lower[i], b->lower[i]))
@@ -256,6 +268,8 @@ void server_reload(struct server *srv)
 	srv->exports = ex;
 	srv->nexports = n;
 	srv->cfg = cfg;
+	/* Views of kept exports move to the new rules, others close. */
+	views_reload(srv);
 	pthread_rwlock_unlock(&srv->lock);
 
 	for (i = 0; i < old_n; i++)
