@@ -100,4 +100,63 @@ kview=$(cd "$D/merged" && { echo "=== tree"; find . | sort
 	echo "=== data"; find . -type f | sort | xargs md5sum; })
 umount "$D/merged"
 check_eq "kernel overlay of unionnfsd's layers = what the NFS client saw" "$kview" "$nfs_view"
+
+# 3. metacopy: an export with `metacopy yes` against a kernel overlay with
+# metacopy=on,redirect_dir=on.  chmod, chown and touch of lower files copy
+# their metadata only, reads take the data from below, a write or a
+# truncate completes the copy.  Deliberate difference: unionnfsd gives a
+# metacopy file an absolute overlay.redirect to its data at once (overlayfs
+# adds one when it renames the file), so redirects are not compared here.
+M=$D/mc
+mkdir -p "$M/lower/sub" "$M/upper" "$M/work" "$M/ovl/upper" "$M/ovl/work" "$M/ovl/merged"
+for f in chmod chown touch written cut sub/deep; do echo "data of $f" >"$M/lower/$f"; done
+cp -a "$M/lower" "$M/ovl/lower"
+cat >"$D/mc.conf" <<C
+export "/mc" {
+	lower "$M/lower"
+	upper "$M/upper"
+	work "$M/work"
+	metacopy yes
+	clients "127.0.0.0/8(rw,no_root_squash)"
+}
+C
+# touch -c: no open for writing, which would copy the data up in overlayfs
+cat >"$D/mc-ops.sh" <<'O'
+set -e
+chmod 600 chmod; chown 1:1 chown; touch -c -d @1200000000 touch cut
+chmod 640 sub/deep; chmod 600 written; echo more >>written; truncate -s 3 cut
+cat chmod chown touch sub/deep >/dev/null
+O
+cat "$D/mc-ops.sh" - >"$D/mc-guest.sh" <<'G'
+echo "=== tree"; find . | sort
+echo "=== data"; find . -type f | sort | xargs md5sum
+G
+UD_EXTRA_ARGS="--config $D/mc.conf" ud_start || exit 99
+"$run" --vers 3 --port "$PORT" --mountport "$PORT" --export /mc \
+	--timeout 240 "$D/mc-guest.sh" >"$D/mc-guest.out" 2>"$D/mc-guest.err"
+check_eq "metacopy: ops through unionnfsd" "$?" 0
+ud_stop
+mount -t overlay overlay -o "lowerdir=$M/ovl/lower,upperdir=$M/ovl/upper,workdir=$M/ovl/work,index=off,redirect_dir=on,metacopy=on" \
+	"$M/ovl/merged" || exit 99
+(cd "$M/ovl/merged" && sh "$D/mc-ops.sh")
+check_eq "metacopy: ops on kernel overlayfs" "$?" 0
+merged_view() { (cd "$1" && { echo "=== tree"; find . | sort
+	echo "=== data"; find . -type f | sort | xargs md5sum; }); }
+mc_view=$(merged_view "$M/ovl/merged")
+umount "$M/ovl/merged"
+mc_nfs=$(sed -n '/^=== tree$/,$p' "$D/mc-guest.out")
+check_eq "metacopy: merged tree: unionnfsd = overlayfs" "$mc_nfs" "$mc_view"
+mc_upper() {
+	tree_sum "$1"
+	(cd "$1" && find . -type f | sort | while read -r f; do
+		getfattr --absolute-names -n trusted.overlay.metacopy "$f" >/dev/null 2>&1 &&
+			echo "metacopy $f"; done)
+}
+check_eq "metacopy: upper layer: unionnfsd = overlayfs" "$(mc_upper "$M/upper")" "$(mc_upper "$M/ovl/upper")"
+check_eq "metacopy: chmod, chown, touch left metacopy files" \
+	"$(mc_upper "$M/upper" | grep -c '^metacopy ')" 4
+mount -t overlay overlay -o "lowerdir=$M/lower,upperdir=$M/upper,workdir=$M/work,redirect_dir=on,metacopy=on" "$D/merged" || exit 99
+mc_kview=$(merged_view "$D/merged")
+umount "$D/merged"
+check_eq "metacopy: kernel overlay of unionnfsd's layers = what the NFS client saw" "$mc_kview" "$mc_nfs"
 finish

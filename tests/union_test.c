@@ -17,6 +17,9 @@
 #include <sys/xattr.h>
 #include <sqlite3.h>
 #include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 
 #include "../union/siphash.h"
 #include "tap.h"
@@ -27,6 +30,7 @@ static char L1[300], L2[300], UP[300], WK[300], DB[300];
 static struct un_catalog *cat;
 static struct un_export *ex;
 static bool redirect_off;	/* open_all: the export's redirect-dir no */
+static bool metacopy_on;	/* open_all: the export's metacopy yes */
 static const struct un_cred root_cr = { 0, 0, 0, { 0 } };
 static const struct un_cred user_cr = { 1000, 1000, 0, { 0 } };
 
@@ -90,6 +94,7 @@ static void open_all(void)
 	struct un_export_conf conf = {
 		.name = "/export", .lower = { L1, L2 }, .nlower = 2,
 		.upper = UP, .work = WK, .redirect_dir_off = redirect_off,
+		.metacopy = metacopy_on,
 	};
 	int rc = un_catalog_open(DB, &cat, err, sizeof(err));
 
@@ -513,6 +518,145 @@ static void test_copy_up_write(void)
 	}
 }
 
+/* Copy-ups leave nothing behind in the work dir (prebuilt copies that
+ * lost a race included). */
+static int work_litter(const char *work)
+{
+	struct dirent *d;
+	DIR *dir = opendir(work);
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (strncmp(d->d_name, "#unionnfsd.", 11) == 0)
+			n++;
+	closedir(dir);
+	return n;
+}
+
+struct race_arg {
+	struct un_handle fh;
+	int rc;
+};
+
+static void *race_write(void *p)
+{
+	struct race_arg *a = p;
+
+	a->rc = wr(&a->fh, 0, "raced");
+	return NULL;
+}
+
+/* Two writers copy the same lower file up at once: each builds a copy
+ * without the namespace lock, one is published, the other dropped. */
+static void test_copy_up_race(void)
+{
+	struct race_arg a[2];
+	pthread_t t[2];
+	struct stat st;
+
+	put(P("%s/race.txt", L1), "lower data, longer than the writes");
+	CHECK_EQ(lk("race.txt", &a[0].fh), 0, "lower file for the race");
+	a[1].fh = a[0].fh;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, race_write, &a[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK(a[0].rc == 0 && a[1].rc == 0, "both writes succeed (%d %d)",
+	      a[0].rc, a[1].rc);
+	CHECK_STR(file(P("%s/race.txt", UP)),
+		  "raced data, longer than the writes", "one copy, both writes");
+	CHECK(stat(P("%s/race.txt", UP), &st) == 0 && st.st_nlink == 1,
+	      "upper copy is a single file");
+	CHECK_EQ(work_litter(WK), 0, "no temporaries left in work");
+}
+
+/* Any extent of fd shared with another file (a reflink)? */
+static int shared_extents(int fd)
+{
+	size_t len = sizeof(struct fiemap) + 32 * sizeof(struct fiemap_extent);
+	struct fiemap *fm = calloc(1, len);
+	int shared = 0;
+
+	if (!fm)
+		return -ENOMEM;
+	fm->fm_length = FIEMAP_MAX_OFFSET;
+	fm->fm_flags = FIEMAP_FLAG_SYNC;
+	fm->fm_extent_count = 32;
+	if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0)
+		shared = -errno;
+	for (unsigned i = 0; shared >= 0 && i < fm->fm_mapped_extents; i++)
+		if (fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_SHARED)
+			shared++;
+	free(fm);
+	return shared;
+}
+
+/*
+ * On a reflink file system (XFS -m reflink=1 in a loop file) the data
+ * copy-up is a clone (FICLONE): the upper copy shares the lower extents.
+ */
+static void test_reflink(void)
+{
+	char img[300], mnt[300], err[256], lo[320], up[320], wk[320];
+	struct un_export_conf conf = {
+		.name = "/xfs", .lower = { lo }, .nlower = 1,
+		.upper = up, .work = wk,
+	};
+	struct un_export *saved = ex, *xe;
+	struct un_handle fh;
+	char buf[8192];
+	struct stat st;
+	int fd;
+
+	snprintf(img, sizeof(img), "%s/xfs.img", T);
+	snprintf(mnt, sizeof(mnt), "%s/xfs", T);
+	mkd(mnt);
+	if (system(P("truncate -s 320M %s && mkfs.xfs -q -m reflink=1 %s "
+		     ">/dev/null 2>&1 && mount -o loop %s %s", img, img, img,
+		     mnt)) != 0) {
+		printf("# skip: no reflink file system (mkfs.xfs from "
+		       "xfsprogs, loop mount): FICLONE path not tested\n");
+		return;
+	}
+	snprintf(lo, sizeof(lo), "%s/lower", mnt);
+	snprintf(up, sizeof(up), "%s/upper", mnt);
+	snprintf(wk, sizeof(wk), "%s/work", mnt);
+	mkd(lo);
+	mkd(up);
+	mkd(wk);
+	memset(buf, 'x', sizeof(buf));
+	fd = open(P("%s/big", lo), O_WRONLY | O_CREAT, 0644);
+	for (int i = 0; fd >= 0 && i < 1024; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			break;
+	if (fd >= 0)
+		close(fd);
+	if (un_export_open(cat, &conf, &xe, err, sizeof(err)) < 0) {
+		CHECK(0, "open the XFS export: %s", err);
+		goto out;
+	}
+	ex = xe;
+	CHECK_EQ(lk("big", &fh), 0, "lower file on XFS");
+	CHECK_EQ(wr(&fh, 0, "head"), 0, "write copies up");
+	fd = open(P("%s/big", up), O_RDONLY);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 8 << 20,
+	      "upper copy has the size");
+	CHECK(shared_extents(fd) > 0, "upper copy shares extents (FICLONE)");
+	CHECK(fd >= 0 && pread(fd, buf, 8, 0) == 8 &&
+	      memcmp(buf, "headxxxx", 8) == 0, "write on the clone");
+	if (fd >= 0)
+		close(fd);
+	CHECK(strncmp(file(P("%s/big", lo)), "xxxxxxxx", 8) == 0,
+	      "lower data unchanged");
+	CHECK_EQ(work_litter(wk), 0, "no temporaries left in work");
+	un_export_close(xe);
+	ex = saved;
+out:
+	umount2(mnt, MNT_DETACH);
+}
+
 static void test_setattr(void)
 {
 	struct un_sattr sa = { .mask = UN_SET_MODE, .mode = 0600 };
@@ -794,6 +938,29 @@ static void test_redirect_userxattr(void)
 		 "userxattr: lookup through the redirect");
 	n = un_read(e2, &root_cr, &fh, 0, sizeof(v) - 1, v, &eof, NULL);
 	CHECK(n == 2 && !memcmp(v, "uf", 2), "userxattr: the file below");
+	un_export_close(e2);
+	/* metacopy with userxattr: user.overlay.metacopy */
+	conf.metacopy = true;
+	if (un_export_open(c2, &conf, &e2, err, sizeof(err)) < 0) {
+		CHECK(0, "userxattr metacopy export: %s", err);
+		un_catalog_close(c2);
+		return;
+	}
+	un_root(e2, &root);
+	struct un_sattr sa = { .mask = UN_SET_MODE, .mode = 0600 };
+
+	CHECK_EQ(un_lookup(e2, &root_cr, &root, "b", &fh, NULL, NULL), 0,
+		 "userxattr metacopy: lookup");
+	CHECK_EQ(un_lookup(e2, &root_cr, &fh, "f", &fh, NULL, NULL), 0,
+		 "userxattr metacopy: the file");
+	CHECK_EQ(un_setattr(e2, &root_cr, &fh, &sa, NULL, NULL), 0,
+		 "userxattr metacopy: chmod");
+	CHECK(lgetxattr(P("%s/b/f", u), "user.overlay.metacopy", v,
+			sizeof(v)) == 0, "user.overlay.metacopy");
+	CHECK(lgetxattr(P("%s/b/f", u), "trusted.overlay.metacopy", v,
+			sizeof(v)) < 0, "no trusted.overlay.metacopy");
+	n = un_read(e2, &root_cr, &fh, 0, sizeof(v) - 1, v, &eof, NULL);
+	CHECK(n == 2 && !memcmp(v, "uf", 2), "userxattr metacopy: read below");
 	un_export_close(e2);
 	un_catalog_close(c2);
 }
@@ -1389,6 +1556,175 @@ static void test_overlay_mount(void)
 	open_all();
 }
 
+/* Length of the metacopy xattr of path, or -errno (-ENODATA: none). */
+static int metacopy_len(const char *path)
+{
+	ssize_t n = lgetxattr(path, "trusted.overlay.metacopy", NULL, 0);
+
+	return n < 0 ? -errno : (int)n;
+}
+
+static int chmod_h(const struct un_handle *fh, mode_t mode)
+{
+	struct un_sattr sa = { .mask = UN_SET_MODE, .mode = mode };
+
+	return un_setattr(ex, &root_cr, fh, &sa, NULL, NULL);
+}
+
+/* Kernel overlayfs (metacopy=on) reads the layers the engine made as the
+ * engine does: data from below, metadata from upper. */
+static void metacopy_kernel(void)
+{
+	char mnt[300], opts[2048];
+	struct stat st;
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", T);
+	mkd(mnt);
+	close_all();
+	snprintf(opts, sizeof(opts), "lowerdir=%s:%s,upperdir=%s,workdir=%s,"
+		 "metacopy=on,redirect_dir=on", L1, L2, UP, WK);
+	if (mount("overlay", mnt, "overlay", 0, opts) < 0) {
+		printf("# skip: mount -t overlay -o metacopy=on: %s\n",
+		       strerror(errno));
+		open_all();
+		return;
+	}
+	CHECK_STR(file(P("%s/mc-keep.txt", mnt)), "kept below",
+		  "kernel: a metacopy file's data from below");
+	CHECK(stat(P("%s/mc-keep.txt", mnt), &st) == 0 &&
+	      (st.st_mode & 07777) == 0604 && st.st_blocks > 0,
+	      "kernel: its mode from upper, its blocks from below");
+	CHECK_STR(file(P("%s/mc.txt", mnt)), "Metacopy data",
+		  "kernel: the written file");
+	CHECK_STR(file(P("%s/mc-moved", mnt)), "in a renamed dir",
+		  "kernel: metacopy file moved out of a redirected dir");
+	umount2(mnt, MNT_DETACH);
+	open_all();
+}
+
+static void test_metacopy(void)
+{
+	struct un_sattr touch = { .mask = UN_SET_MTIME,
+				  .mtime = { 1200000000, 0 } };
+	struct un_sattr trunc = { .mask = UN_SET_SIZE, .size = 3 };
+	struct un_handle fh, sp, root, d, keep, tf;
+	struct stat st, lo;
+	struct un_attr a;
+	char buf[16];
+	bool eof;
+	int fd;
+
+	put(P("%s/mc.txt", L1), "metacopy data");
+	put(P("%s/mc-keep.txt", L1), "kept below");
+	put(P("%s/mc-off.txt", L1), "full copy");
+	put(P("%s/mc-touch.txt", L1), "touched then cut");
+	mkd(P("%s/mcdir", L1));
+	put(P("%s/mcdir/f", L1), "in a renamed dir");
+	fd = open(P("%s/mc-sparse", L1), O_WRONLY | O_CREAT, 0644);
+	CHECK(fd >= 0 && pwrite(fd, "S", 1, 6 << 20) == 1 &&
+	      ftruncate(fd, 8 << 20) == 0, "sparse lower file");
+	if (fd >= 0)
+		close(fd);
+
+	/* the switch off (the default): chmod copies the data */
+	CHECK_EQ(lk("mc-off.txt", &fh), 0, "lower file, metacopy off");
+	CHECK_EQ(chmod_h(&fh, 0600), 0, "chmod, metacopy off");
+	CHECK_EQ(metacopy_len(P("%s/mc-off.txt", UP)), -ENODATA,
+		 "metacopy off: no metacopy xattr");
+	CHECK_STR(file(P("%s/mc-off.txt", UP)), "full copy",
+		  "metacopy off: the data copied up");
+
+	close_all();
+	metacopy_on = true;
+	open_all();
+	CHECK_EQ(lk("mc.txt", &fh), 0, "lower file");
+	CHECK_EQ(chmod_h(&fh, 0600), 0, "chmod of a lower file");
+	CHECK(stat(P("%s/mc.txt", UP), &st) == 0 && st.st_size == 13 &&
+	      st.st_blocks == 0 && (st.st_mode & 07777) == 0600,
+	      "upper: the metadata, the size, no data");
+	CHECK_EQ(metacopy_len(P("%s/mc.txt", UP)), 0,
+		 "upper: empty trusted.overlay.metacopy");
+	CHECK(stat(P("%s/mc.txt", L1), &lo) == 0 &&
+	      (lo.st_mode & 07777) == 0644, "lower untouched");
+	CHECK_STR(rd(&fh), "metacopy data", "READ takes the data from below");
+	CHECK_EQ(un_getattr(ex, &fh, &a), 0, "GETATTR");
+	CHECK(a.mode == 0600 && a.size == 13 &&
+	      a.used == (uint64_t)lo.st_blocks * 512,
+	      "GETATTR: upper mode, lower size and blocks (%llu)",
+	      (unsigned long long)a.used);
+	CHECK_EQ(un_read(ex, &user_cr, &fh, 0, sizeof(buf), buf, &eof, NULL),
+		 -EACCES, "READ checks the upper mode, not the lower one");
+	CHECK_EQ(wr(&fh, 0, "M"), 0, "WRITE copies the data up");
+	CHECK_STR(file(P("%s/mc.txt", UP)), "Metacopy data", "data in upper");
+	CHECK_EQ(metacopy_len(P("%s/mc.txt", UP)), -ENODATA,
+		 "metacopy xattr gone");
+	CHECK(stat(P("%s/mc.txt", UP), &st) == 0 &&
+	      (st.st_mode & 07777) == 0600, "mode kept by the data copy-up");
+	CHECK_STR(file(P("%s/mc.txt", L1)), "metacopy data", "lower data kept");
+
+	CHECK_EQ(lk("mc-sparse", &sp), 0, "sparse lower file");
+	CHECK_EQ(chmod_h(&sp, 0640), 0, "chmod: metacopy");
+	CHECK_EQ(metacopy_len(P("%s/mc-sparse", UP)), 0, "sparse: metacopy");
+	CHECK_EQ(wr(&sp, 0, "x"), 0, "write to the sparse file");
+	CHECK(stat(P("%s/mc-sparse", UP), &st) == 0 && st.st_size == 8 << 20 &&
+	      st.st_blocks * 512 < (1 << 20), "holes kept (%lld blocks)",
+	      (long long)st.st_blocks);
+	CHECK(un_read(ex, &root_cr, &sp, 6 << 20, 2, buf, &eof, NULL) == 2 &&
+	      buf[0] == 'S', "data past the hole");
+
+	CHECK_EQ(lk("mc-touch.txt", &tf), 0, "another lower file");
+	CHECK_EQ(un_setattr(ex, &root_cr, &tf, &touch, NULL, NULL), 0,
+		 "touch: metacopy");
+	CHECK(metacopy_len(P("%s/mc-touch.txt", UP)) == 0 &&
+	      stat(P("%s/mc-touch.txt", UP), &st) == 0 &&
+	      st.st_mtim.tv_sec == 1200000000, "touch: metadata only");
+	CHECK_EQ(un_setattr(ex, &root_cr, &tf, &trunc, NULL, NULL), 0,
+		 "truncate of a metacopy file");
+	CHECK_STR(file(P("%s/mc-touch.txt", UP)), "tou", "data up, then cut");
+	CHECK_EQ(metacopy_len(P("%s/mc-touch.txt", UP)), -ENODATA,
+		 "truncate: metacopy xattr gone");
+
+	un_root(ex, &root);
+	CHECK_EQ(un_rename(ex, &root_cr, &root, "mcdir", &root, "mcdir2",
+			   NULL, NULL), 0, "rename of a lower dir");
+	CHECK_EQ(lk("mcdir2/f", &d), 0, "file in the renamed dir");
+	CHECK_EQ(chmod_h(&d, 0600), 0, "chmod below a redirect");
+	CHECK_EQ(metacopy_len(P("%s/mcdir2/f", UP)), 0, "metacopy there too");
+	CHECK_STR(redirect_of(P("%s/mcdir2/f", UP)), "/mcdir/f",
+		  "absolute redirect to its data");
+	CHECK_STR(rd(&d), "in a renamed dir", "data through the redirect");
+	lk("mcdir2", &d);
+	CHECK_EQ(un_rename(ex, &root_cr, &d, "f", &root, "mc-moved", NULL,
+			   NULL), 0, "rename of a metacopy file");
+	CHECK_EQ(metacopy_len(P("%s/mc-moved", UP)), 0, "still metacopy");
+	CHECK_STR(rdp("mc-moved"), "in a renamed dir", "data after the rename");
+
+	put(P("%s/mc-link", L1), "linked");
+	CHECK_EQ(lk("mc-link", &d), 0, "a lower file to link");
+	CHECK_EQ(chmod_h(&d, 0600), 0, "chmod: metacopy");
+	CHECK_EQ(un_link(ex, &root_cr, &d, &root, "mc-link2", NULL, NULL), 0,
+		 "LINK of a metacopy file");
+	CHECK_EQ(metacopy_len(P("%s/mc-link", UP)), -ENODATA,
+		 "LINK copied the data up first (in place)");
+	CHECK(stat(P("%s/mc-link", UP), &st) == 0 &&
+	      stat(P("%s/mc-link2", UP), &lo) == 0 && st.st_ino == lo.st_ino &&
+	      (st.st_mode & 07777) == 0600, "one upper inode, mode kept");
+	CHECK_STR(rdp("mc-link2"), "linked", "the new name reads the data");
+
+	CHECK_EQ(lk("mc-keep.txt", &keep), 0, "one more lower file");
+	CHECK_EQ(chmod_h(&keep, 0604), 0, "chmod: stays metacopy");
+	CHECK_EQ(work_litter(WK), 0, "no temporaries left in work");
+	metacopy_kernel();
+	/* leave no metacopy file for kernels mounted without metacopy=on */
+	CHECK_EQ(lk("mc-keep.txt", &keep), 0, "again");
+	CHECK_EQ(wr(&keep, 0, "K"), 0, "complete it");
+	CHECK_EQ(lk("mc-moved", &d), 0, "again");
+	CHECK_EQ(wr(&d, 0, "I"), 0, "complete it");
+	close_all();
+	metacopy_on = false;
+	open_all();
+}
+
 static void test_key(void)
 {
 	struct un_catalog *c2;
@@ -1398,6 +1734,48 @@ static void test_key(void)
 	CHECK(un_catalog_open(DB, &c2, err, sizeof(err)) == -EPERM,
 	      "key file with mode 0644 refused (%s)", err);
 	chmod(P("%s.key", DB), 0600);
+}
+
+/* A pinned (open) file outlives the removal of its last name (orphan.c). */
+static void test_pinned_remove(void)
+{
+	struct un_handle root, fh, low, d;
+	struct un_attr a;
+
+	put(P("%s/pinlow.txt", L1), "lower pinned");
+	un_root(ex, &root);
+	CHECK_EQ(un_create(ex, &root_cr, &root, "pin.txt", UN_CREATE_GUARDED,
+			   NULL, NULL, &fh, NULL, NULL), 0, "create pin.txt");
+	CHECK_EQ(wr(&fh, 0, "pinned"), 0, "write it");
+	CHECK_EQ(un_pin(cat, &fh), 0, "pin it");
+	CHECK_EQ(un_remove(ex, &root_cr, &root, "pin.txt", NULL), 0,
+		 "remove the pinned file");
+	CHECK_EQ(lk("pin.txt", &d), -ENOENT, "its name is gone");
+	CHECK(!exists(P("%s/pin.txt", UP)), "and gone from upper");
+	CHECK_STR(rd(&fh), "pinned", "its handle still reads");
+	CHECK_EQ(wr(&fh, 6, "!"), 0, "and writes");
+	CHECK_STR(rd(&fh), "pinned!", "the write is there");
+	CHECK(un_getattr(ex, &fh, &a) == 0 && a.nlink == 0, "nlink 0");
+	CHECK_EQ(un_link(ex, &root_cr, &fh, &root, "back.txt", NULL, NULL),
+		 -ENOENT, "no new name for a removed file");
+	un_unpin(cat, &fh);
+	CHECK_EQ(un_getattr(ex, &fh, &a), -ESTALE, "unpinned: STALE");
+	CHECK_STR(rd(&fh), P("<%d>", -ESTALE), "READ: STALE");
+	CHECK(!exists(P("%s/#unionnfsd.orphans", WK)), "the work dir is clean");
+
+	/* pinned twice, from below: copied up aside, a whiteout at the name */
+	CHECK_EQ(lk("pinlow.txt", &low), 0, "look up a lower file");
+	CHECK(un_pin(cat, &low) == 0 && un_pin(cat, &low) == 0, "pin it twice");
+	CHECK_EQ(un_remove(ex, &root_cr, &root, "pinlow.txt", NULL), 0,
+		 "remove it");
+	CHECK(is_wh(P("%s/pinlow.txt", UP)), "a whiteout hides the name");
+	CHECK_STR(file(P("%s/pinlow.txt", L1)), "lower pinned",
+		  "the lower file is untouched");
+	un_unpin(cat, &low);
+	CHECK_STR(rd(&low), "lower pinned", "one pin left: still reads");
+	un_unpin(cat, &low);
+	CHECK_STR(rd(&low), P("<%d>", -ESTALE), "no pin left: STALE");
+	CHECK(!exists(P("%s/#unionnfsd.orphans", WK)), "the work dir is clean");
 }
 
 int main(void)
@@ -1415,6 +1793,8 @@ int main(void)
 	test_readdir();
 	test_cookies();
 	test_copy_up_write();
+	test_copy_up_race();
+	test_reflink();
 	test_setattr();
 	test_remove();
 	test_rename();
@@ -1429,6 +1809,8 @@ int main(void)
 	test_plus_kept();
 	test_threads();
 	test_overlay_mount();
+	test_metacopy();
+	test_pinned_remove();
 	close_all();
 	test_key();
 	if (!getenv("KEEP"))

@@ -1,6 +1,12 @@
 /*
  * copy_up.c - bring an object from a lower layer into the upper layer.
  *
+ * The data is cloned where the file system shares extents (FICLONE),
+ * else copied extent by extent (copy_file_range), holes kept; for WRITE
+ * and SETATTR it is copied before the namespace lock is taken.  With the
+ * export's metacopy switch, a change of metadata copies only that, as
+ * overlayfs metacopy=on; the data follows on the first write.
+ *
  * The copy is built under a temporary name in the work directory (same
  * file system as upper) with its data, owner, mode, times and xattrs, and
  * only then renamed into place: after a crash the upper layer holds either
@@ -15,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "internal.h"
 
@@ -169,11 +177,178 @@ static int set_meta(int fd, const struct stat *st)
 	return 0;
 }
 
+/*
+ * Share the extents when the file system can (btrfs, XFS with reflink,
+ * bcachefs): O(1) whatever the size, and no space used until written.
+ * Anything else (ext4, another file system below) copies.
+ */
+static int clone_or_copy(int src, int dst, off_t size)
+{
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	/* nothing was shared: start from an empty file again */
+	if (ftruncate(dst, 0) < 0)
+		return -errno;
+	return copy_data(src, dst, size);
+}
+
+static int build_reg_fd(struct un_export *ex, int src, const struct stat *st,
+			const char *tmp)
+{
+	int dst, rc;
+
+	dst = openat(ex->workfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+					      O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return -errno;
+	rc = clone_or_copy(src, dst, st->st_size);
+	if (rc == 0)
+		rc = copy_xattrs(ex, src, dst);
+	if (rc == 0)
+		rc = set_meta(dst, st);
+	/* always: the rename into place must never publish a partial copy,
+	 * even when the copy-up was caused by an UNSTABLE write */
+	if (rc == 0 && fsync(dst) < 0)
+		rc = -errno;
+	close(dst);
+	return rc;
+}
+
 static int build_reg(struct un_export *ex, int layer, const char *path,
 		     const struct stat *st, const char *tmp)
 {
+	int src, rc;
+
+	src = layer_open(ex, layer, path, O_RDONLY);
+	if (src < 0)
+		return src;
+	rc = build_reg_fd(ex, src, st, tmp);
+	close(src);
+	return rc;
+}
+
+/* The data alone: what a metacopy file lacks (metacopy_fill). */
+static int build_data(struct un_export *ex, int src, const struct stat *st,
+		      const char *tmp)
+{
+	int dst, rc;
+
+	dst = openat(ex->workfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+					      O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return -errno;
+	rc = clone_or_copy(src, dst, st->st_size);
+	if (rc == 0 && fsync(dst) < 0)
+		rc = -errno;
+	close(dst);
+	return rc;
+}
+
+static void prebuild_from(struct un_export *ex, int src, bool data_only,
+			  struct un_precopy *pc)
+{
+	struct stat st;
+	int rc;
+
+	if (fstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
+	    work_tmpname(ex, pc->tmp, sizeof(pc->tmp)) == 0) {
+		rc = data_only ? build_data(ex, src, &st, pc->tmp)
+			       : build_reg_fd(ex, src, &st, pc->tmp);
+		if (rc == 0) {
+			pc->built = true;
+			pc->st = st;
+		} else {
+			unlinkat(ex->workfd, pc->tmp, 0);
+		}
+	}
+	close(src);
+}
+
+/*
+ * The data of a lower regular file (or of a metacopy file) copied into
+ * the work dir without the namespace lock, so a copy of gigabytes stalls
+ * nobody else; copy_up_pre() publishes it if the object is still that
+ * file by then.  Failures
+ * are not reported: the copy-up under the lock then does it all again and
+ * says why.  Called without ns_lock, o resolved (its chain is private).
+ */
+void copy_up_prebuild(struct un_export *ex, struct un_obj *o,
+		      struct un_precopy *pc)
+{
+	char path[UN_PATH_MAX];
+	int src, rc;
+
+	pc->built = false;
+	if (!ex->has_upper || o->e->type != UN_REG)
+		return;
+	if (o->e->layer == UPPER) { /* a metacopy file lacks its data */
+		if (metacopy_check(ex, o) > 0 &&
+		    (src = metacopy_data_open(ex, o)) >= 0)
+			prebuild_from(ex, src, true, pc);
+		return;
+	}
+	rc = chain_layer_path(o->ch, o->ch->depth - 1, o->e->layer, path);
+	src = rc < 0 ? rc : layer_open(ex, o->e->layer, path, O_RDONLY);
+	if (src >= 0)
+		prebuild_from(ex, src, false, pc);
+}
+
+/* A prebuilt copy nobody published (someone else copied up first). */
+void copy_up_discard(struct un_export *ex, struct un_precopy *pc)
+{
+	if (pc->built)
+		unlinkat(ex->workfd, pc->tmp, 0);
+	pc->built = false;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The prebuilt copy of st if there is one, taken over; else build one. */
+static int take_reg(struct un_export *ex, struct un_precopy *pc, int layer,
+		    const char *path, const struct stat *st, char *tmp,
+		    size_t tmplen)
+{
+	if (pc && pc->built && same_file(&pc->st, st) &&
+	    strlen(pc->tmp) < tmplen) {
+		strcpy(tmp, pc->tmp);
+		pc->built = false;
+		return 0;
+	}
+	return build_reg(ex, layer, path, st, tmp);
+}
+
+/* ---- metacopy ------------------------------------------------------- */
+
+static void ovl_xname(const struct un_export *ex, const char *what,
+		      char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", ovl_xattr_prefix(ex), what);
+}
+
+/*
+ * The upper file of a metadata-only copy-up, as overlayfs metacopy=on
+ * makes it: owner, mode, times and xattrs of the lower file, its size by
+ * truncate (no data blocks), and an empty overlay.metacopy.  Unlike
+ * overlayfs, which adds one when it renames a metacopy file, it gets an
+ * absolute overlay.redirect to its data (path in its lower layer) at
+ * once: a RENAME of it then needs nothing more, here or in a kernel.
+ */
+static int build_meta(struct un_export *ex, int layer, const char *path,
+		      const struct stat *st, const char *tmp)
+{
+	char xname[64], redir[UN_PATH_MAX + 1];
 	int src, dst, rc;
 
+	if (snprintf(redir, sizeof(redir), "/%s", path) >= (int)sizeof(redir))
+		return -ENAMETOOLONG;
 	src = layer_open(ex, layer, path, O_RDONLY);
 	if (src < 0)
 		return src;
@@ -184,18 +359,194 @@ static int build_reg(struct un_export *ex, int layer, const char *path,
 		close(src);
 		return rc;
 	}
-	rc = copy_data(src, dst, st->st_size);
+	ovl_xname(ex, "metacopy", xname, sizeof(xname));
+	rc = ftruncate(dst, st->st_size) < 0 ? -errno : 0;
 	if (rc == 0)
 		rc = copy_xattrs(ex, src, dst);
+	if (rc == 0 && fsetxattr(dst, xname, "", 0, 0) < 0)
+		rc = -errno;
+	ovl_xname(ex, "redirect", xname, sizeof(xname));
+	if (rc == 0 && fsetxattr(dst, xname, redir, strlen(redir), 0) < 0)
+		rc = -errno;
 	if (rc == 0)
 		rc = set_meta(dst, st);
-	/* always: the rename into place must never publish a partial copy,
-	 * even when the copy-up was caused by an UNSTABLE write */
 	if (rc == 0 && fsync(dst) < 0)
 		rc = -errno;
 	close(src);
 	close(dst);
 	return rc;
+}
+
+int metacopy_check(struct un_export *ex, const struct un_obj *o)
+{
+	char proc[64], xname[64];
+
+	if (!ex->metacopy || o->e->layer != UPPER || o->e->type != UN_REG ||
+	    o->fd < 0)
+		return 0;
+	/* o->fd is O_PATH: fgetxattr() refuses those */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	ovl_xname(ex, "metacopy", xname, sizeof(xname));
+	if (getxattr(proc, xname, NULL, 0) >= 0)
+		return 1;
+	return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+}
+
+/* Where the lower data of a metacopy file is: its redirect (a kernel
+ * overlay sets one when it renames a metacopy file), else its own path
+ * as seen from layer l, its parents' redirects followed. */
+static int meta_lower_path(struct un_export *ex, struct un_obj *o, int l,
+			   const char *redir, char *buf)
+{
+	unsigned i = o->ch->depth - 1;
+	char ppath[UN_PATH_MAX];
+	int rc;
+
+	if (!*redir)
+		return chain_layer_path(o->ch, i, l, buf);
+	if (redir[0] == '/') {
+		if (strlen(redir + 1) >= UN_PATH_MAX)
+			return -ENAMETOOLONG;
+		strcpy(buf, redir + 1);
+		return 0;
+	}
+	rc = chain_layer_path(o->ch, i - 1, l, ppath);
+	if (rc == 0 && snprintf(buf, UN_PATH_MAX, "%s%s%s", ppath,
+				*ppath ? "/" : "", redir) >= UN_PATH_MAX)
+		rc = -ENAMETOOLONG;
+	return rc;
+}
+
+int metacopy_data_open(struct un_export *ex, struct un_obj *o)
+{
+	char redir[UN_PATH_MAX] = "", path[UN_PATH_MAX];
+	struct stat st;
+	int rc, fd;
+
+	rc = get_redirect(ex, o->fd, redir, sizeof(redir));
+	if (rc < 0)
+		return rc;
+	/* the first lower layer that has the name has the data */
+	for (int l = 1; l < (int)ex->nlayers; l++) {
+		if (meta_lower_path(ex, o, l, redir, path) < 0)
+			continue;
+		fd = layer_open(ex, l, path, O_RDONLY);
+		if (fd == -ENOENT || fd == -ENOTDIR)
+			continue;
+		if (fd < 0)
+			return fd;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return -EIO;
+		}
+		return fd;
+	}
+	return -EIO; /* the data went away from below */
+}
+
+/*
+ * The data copy-up of a metacopy file, into the upper file itself as
+ * overlayfs does: while the xattr is there readers take the data from
+ * below, so the file is never seen half copied, even after a crash (the
+ * next write starts again); and its inode, hence its hard links, stays.
+ */
+static int fill_in_place(struct un_export *ex, struct un_obj *o, int src)
+{
+	char path[UN_PATH_MAX], xname[64];
+	struct stat st;
+	int rc, dst;
+
+	dst = layer_open(ex, UPPER, chain_path(o->ch, o->ch->depth - 1, path),
+			 O_WRONLY);
+	if (dst < 0)
+		return dst;
+	rc = fstat(dst, &st) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = clone_or_copy(src, dst, st.st_size);
+	if (rc == 0) { /* writing the data is no change of the file */
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+
+		if (futimens(dst, ts) < 0 || fsync(dst) < 0)
+			rc = -errno;
+	}
+	ovl_xname(ex, "metacopy", xname, sizeof(xname));
+	if (rc == 0 && fremovexattr(dst, xname) < 0 && errno != ENODATA)
+		rc = -errno;
+	if (rc == 0 && fsync(dst) < 0)
+		rc = -errno;
+	close(dst);
+	return rc;
+}
+
+/*
+ * The same with the data copied before the lock was taken (pc): the
+ * copy gets the metacopy file's attributes and xattrs (not the overlay
+ * ones) and is renamed over it.  Only for a file with one name.
+ */
+static int fsync_dir(int pathfd);
+
+static int fill_by_rename(struct un_export *ex, struct un_obj *o,
+			  struct un_precopy *pc)
+{
+	char path[UN_PATH_MAX], name[UN_NAME_MAX + 1];
+	struct un_ent *e = o->e;
+	struct stat st;
+	int up, tmp = -1, pfd = -1, rc;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(e->path_len - e->name_off),
+		 o->ch->path + e->name_off);
+	up = layer_open(ex, UPPER, chain_path(o->ch, o->ch->depth - 1, path),
+			O_RDONLY);
+	if (up < 0)
+		return up;
+	rc = fstat(up, &st) < 0 ? -errno : 0;
+	if (rc == 0 && (tmp = openat(ex->workfd, pc->tmp, O_WRONLY |
+				     O_NOFOLLOW | O_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = copy_xattrs(ex, up, tmp);
+	if (rc == 0)
+		rc = set_meta(tmp, &st);
+	if (rc == 0 && fsync(tmp) < 0)
+		rc = -errno;
+	if (rc == 0 && (pfd = obj_parent_fd(ex, o, UPPER)) < 0)
+		rc = pfd;
+	if (rc == 0 && renameat(ex->workfd, pc->tmp, pfd, name) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		pc->built = false;
+		rc = fsync_dir(pfd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	if (tmp >= 0)
+		close(tmp);
+	close(up);
+	return rc;
+}
+
+static int metacopy_fill(struct un_export *ex, struct un_obj *o,
+			 struct un_precopy *pc)
+{
+	struct stat lst;
+	int rc = metacopy_check(ex, o), src;
+
+	if (rc <= 0)
+		return rc;
+	src = metacopy_data_open(ex, o);
+	if (src < 0)
+		return src;
+	rc = fstat(src, &lst) < 0 ? -errno : 0;
+	if (rc == 0 && pc && pc->built && same_file(&pc->st, &lst) &&
+	    o->st.st_nlink == 1 && o->st.st_size == lst.st_size)
+		rc = fill_by_rename(ex, o, pc);
+	else if (rc == 0)
+		rc = fill_in_place(ex, o, src);
+	close(src);
+	fdc_invalidate(ex, o->e->oid);
+	if (rc == 0)
+		__atomic_add_fetch(&ex->copyups_done, 1, __ATOMIC_RELAXED);
+	return rc < 0 ? rc : obj_refresh(ex, o);
 }
 
 static int build_dir(struct un_export *ex, int srcfd, const struct stat *st,
@@ -266,17 +617,19 @@ static int fsync_dir(int pathfd)
 }
 
 static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
-			 unsigned i, struct stat *lower_st);
+			 unsigned i, struct stat *lower_st,
+			 struct un_precopy *pc, bool meta);
 
 /* Copy entry i of the chain up; its parent must be in upper already.
- * Counted for un_stats(): how many ran, and how many are running. */
+ * Counted for un_stats(): how many ran, and how many are running.
+ * meta: a regular file's metadata only (metacopy). */
 static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
-		       struct stat *lower_st)
+		       struct stat *lower_st, struct un_precopy *pc, bool meta)
 {
 	int rc;
 
 	__atomic_add_fetch(&ex->copyups_active, 1, __ATOMIC_RELAXED);
-	rc = copy_up_entry(ex, ch, i, lower_st);
+	rc = copy_up_entry(ex, ch, i, lower_st, pc, meta);
 	if (rc == 0)
 		__atomic_add_fetch(&ex->copyups_done, 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&ex->copyups_active, 1, __ATOMIC_RELAXED);
@@ -284,7 +637,8 @@ static int copy_up_one(struct un_export *ex, struct un_chain *ch, unsigned i,
 }
 
 static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
-			 unsigned i, struct stat *lower_st)
+			 unsigned i, struct stat *lower_st,
+			 struct un_precopy *pc, bool meta)
 {
 	struct un_ent *e = &ch->ent[i];
 	char path[UN_PATH_MAX], ppath[UN_PATH_MAX], tmp[64];
@@ -310,8 +664,10 @@ static int copy_up_entry(struct un_export *ex, struct un_chain *ch,
 	rc = fstat(srcfd, &st) < 0 ? -errno : work_tmpname(ex, tmp, sizeof(tmp));
 	if (rc < 0)
 		goto out;
-	if (S_ISREG(st.st_mode))
-		rc = build_reg(ex, e->layer, path, &st, tmp);
+	if (S_ISREG(st.st_mode) && meta)
+		rc = build_meta(ex, e->layer, path, &st, tmp);
+	else if (S_ISREG(st.st_mode))
+		rc = take_reg(ex, pc, e->layer, path, &st, tmp, sizeof(tmp));
 	else if (S_ISDIR(st.st_mode))
 		rc = build_dir(ex, srcfd, &st, tmp);
 	else
@@ -350,7 +706,7 @@ int copy_up_parents(struct un_export *ex, struct un_obj *o)
 	for (i = 1; i + 1 < o->ch->depth; i++) {
 		if (o->ch->ent[i].layer == UPPER)
 			continue;
-		rc = copy_up_one(ex, o->ch, i, NULL);
+		rc = copy_up_one(ex, o->ch, i, NULL, NULL, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -516,14 +872,21 @@ static int copy_up_links(struct un_export *ex, struct un_obj *o, int layer,
  */
 int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
 {
+	(void)durable;
+	return copy_up_pre(ex, o, NULL);
+}
+
+int copy_up_pre(struct un_export *ex, struct un_obj *o, struct un_precopy *pc)
+{
 	int layer = o->e->layer, rc;
 	struct stat lst;
 
-	(void)durable;
 	rc = copy_up_parents(ex, o);
-	if (rc < 0 || layer == UPPER)
+	if (rc < 0)
 		return rc;
-	rc = copy_up_one(ex, o->ch, o->ch->depth - 1, &lst);
+	if (layer == UPPER) /* but maybe its data is still below */
+		return metacopy_fill(ex, o, pc);
+	rc = copy_up_one(ex, o->ch, o->ch->depth - 1, &lst, pc, false);
 	if (rc < 0)
 		return rc;
 	if (S_ISREG(lst.st_mode) && lst.st_nlink > 1) {
@@ -538,8 +901,26 @@ int copy_up(struct un_export *ex, struct un_obj *o, bool durable)
 	return rc;
 }
 
+int copy_up_meta(struct un_export *ex, struct un_obj *o)
+{
+	int rc;
+
+	/* a hard-linked lower file is copied whole, so that every name of
+	 * it is linked to the copy (copy_up_links) */
+	if (!ex->metacopy || o->e->layer == UPPER || o->e->type != UN_REG ||
+	    o->st.st_nlink > 1)
+		return 0;
+	rc = copy_up_parents(ex, o);
+	if (rc == 0)
+		rc = copy_up_one(ex, o->ch, o->ch->depth - 1, NULL, NULL, true);
+	if (rc == 0)
+		rc = obj_refresh(ex, o);
+	return rc < 0 ? rc : 1;
+}
+
 int un_copy_up(struct un_export *ex, const struct un_handle *fh)
 {
+	struct un_precopy pc = { .built = false };
 	struct un_obj o;
 	bool upper;
 	int rc;
@@ -551,6 +932,8 @@ int un_copy_up(struct un_export *ex, const struct un_handle *fh)
 	if (rc < 0)
 		return rc;
 	upper = o.e->layer == UPPER;
+	if (!upper)
+		copy_up_prebuild(ex, &o, &pc);
 	obj_release(&o);
 	if (upper)
 		return 0;
@@ -558,10 +941,11 @@ int un_copy_up(struct un_export *ex, const struct un_handle *fh)
 	rc = obj_resolve(ex, fh, &o);
 	if (rc == 0) {
 		if (o.e->layer != UPPER)
-			rc = copy_up(ex, &o, true);
+			rc = copy_up_pre(ex, &o, &pc);
 		obj_release(&o);
 	}
 	pthread_rwlock_unlock(&ex->ns_lock);
+	copy_up_discard(ex, &pc);
 	return rc;
 }
 

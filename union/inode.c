@@ -24,6 +24,8 @@ struct fdc_ent {
 	struct fdc_ent *hnext, *prev, *next;
 	uint64_t oid;
 	int fd;
+	int mfd;		/* metacopy: O_PATH of the upper file (the
+				 * metadata; fd has the lower data), else -1 */
 	int8_t layer;
 	bool writable;
 	bool hashed;
@@ -62,6 +64,8 @@ static void fdc_free(struct fdc_ent *e)
 {
 	pthread_mutex_destroy(&e->wlock);
 	close(e->fd);
+	if (e->mfd >= 0)
+		close(e->mfd);
 	free(e);
 }
 
@@ -125,7 +129,7 @@ static void fdc_put(struct un_export *ex, struct fdc_ent *e)
 }
 
 static struct fdc_ent *fdc_insert(struct un_export *ex, uint64_t oid, int fd,
-				  int layer, bool writable)
+				  int mfd, int layer, bool writable)
 {
 	struct fd_cache *c = ex->fdc;
 	struct fdc_ent *e = calloc(1, sizeof(*e)), *old;
@@ -135,6 +139,7 @@ static struct fdc_ent *fdc_insert(struct un_export *ex, uint64_t oid, int fd,
 		return NULL;
 	e->oid = oid;
 	e->fd = fd;
+	e->mfd = mfd;
 	e->layer = (int8_t)layer;
 	e->writable = writable;
 	e->refs = 1;
@@ -223,21 +228,71 @@ void wcc_post(struct un_export *ex, struct un_wcc *w, uint64_t oid, int fd)
 	w->post_valid = fd_attr(ex, oid, fd, &w->post) == 0;
 }
 
+/* A metacopy file's space used is its lower data's, as overlayfs shows. */
+static void data_used(int datafd, struct un_attr *a)
+{
+	struct stat st;
+
+	if (fstat(datafd, &st) == 0)
+		a->used = (uint64_t)st.st_blocks * 512;
+}
+
 int un_getattr(struct un_export *ex, const struct un_handle *fh,
 	       struct un_attr *attr)
 {
 	struct un_obj o;
-	int rc;
+	int rc, fd;
 
 	rc = obj_resolve_shared(ex, fh, &o);
 	if (rc < 0)
 		return rc;
 	obj_attr(ex, o.e->oid, &o.st, attr);
+	if (attr && metacopy_check(ex, &o) > 0 &&
+	    (fd = metacopy_data_open(ex, &o)) >= 0) {
+		data_used(fd, attr);
+		close(fd);
+	}
 	obj_release(&o);
 	return 0;
 }
 
 /* ---- setattr ----------------------------------------------------------- */
+
+static int may_io(const struct un_cred *cr, int fd, const struct stat *st,
+		  int mask);
+static int setattr_allowed(const struct un_cred *cr, int fd,
+			   const struct stat *st, const struct un_sattr *sa);
+static int verify_handle(struct un_export *ex, const struct un_handle *fh,
+			 uint64_t *oid);
+static int setattr_obj_pre(struct un_export *ex, const struct un_cred *cr,
+			   struct un_obj *o, const struct un_sattr *sa,
+			   struct un_precopy *pc);
+
+/*
+ * Before ns_lock is taken for a change that copies a lower regular file
+ * (or a metacopy file's data) up: build the copy without the lock
+ * (copy_up_prebuild), if the caller may make the change (WRITE when sa
+ * is NULL, else SETATTR sa), so a refused request copies nothing.
+ */
+static void precopy_oid(struct un_export *ex, const struct un_cred *cr,
+			uint64_t oid, const struct un_sattr *sa,
+			struct un_precopy *pc)
+{
+	struct un_obj o;
+	int rc;
+
+	pthread_rwlock_rdlock(&ex->ns_lock);
+	rc = obj_resolve_oid(ex, oid, &o);
+	pthread_rwlock_unlock(&ex->ns_lock);
+	if (rc < 0)
+		return;
+	/* upper: a metacopy file's data (copy_up_prebuild checks) */
+	if ((o.e->layer != UPPER || ex->metacopy) && o.e->type == UN_REG &&
+	    (sa ? setattr_allowed(cr, o.fd, &o.st, sa)
+		: may_io(cr, o.fd, &o.st, W_OK)) == 0)
+		copy_up_prebuild(ex, &o, pc);
+	obj_release(&o);
+}
 
 /*
  * What chmod/chown/utimes/truncate would allow, checked before a lower
@@ -331,15 +386,27 @@ static bool ts_equal(const struct timespec *a, const struct timespec *b)
 int setattr_obj(struct un_export *ex, const struct un_cred *cr,
 			  struct un_obj *o, const struct un_sattr *sa)
 {
+	return setattr_obj_pre(ex, cr, o, sa, NULL);
+}
+
+static int setattr_obj_pre(struct un_export *ex, const struct un_cred *cr,
+			   struct un_obj *o, const struct un_sattr *sa,
+			   struct un_precopy *pc)
+{
 	const char *name = ".";
 	int pfd, rc;
 
-	if (o->e->layer != UPPER) {
+	if (o->e->layer != UPPER || (sa->mask & UN_SET_SIZE)) {
 		if (!ex->has_upper)
 			return -EROFS;
 		if ((rc = setattr_allowed(cr, o->fd, &o->st, sa)) < 0)
 			return rc;
-		if ((rc = copy_up(ex, o, false)) < 0)
+		/* metadata only if it can (metacopy), or the whole file; a
+		 * size change of a metacopy file copies its data up first */
+		rc = (sa->mask & UN_SET_SIZE) ? 0 : copy_up_meta(ex, o);
+		if (rc == 0)
+			rc = copy_up_pre(ex, o, pc);
+		if (rc < 0)
 			return rc;
 	}
 	if (o->ch->depth > 1) {
@@ -360,9 +427,15 @@ int un_setattr(struct un_export *ex, const struct un_cred *cr,
 	       const struct un_handle *fh, const struct un_sattr *sa,
 	       const struct timespec *guard_ctime, struct un_wcc *wcc)
 {
+	struct un_precopy pc = { .built = false };
 	struct un_obj o;
+	uint64_t oid;
 	int rc;
 
+	/* a change of metadata only copies no data with metacopy */
+	if (ex->has_upper && (!ex->metacopy || (sa->mask & UN_SET_SIZE)) &&
+	    verify_handle(ex, fh, &oid) == 0)
+		precopy_oid(ex, cr, oid, sa, &pc);
 	pthread_rwlock_wrlock(&ex->ns_lock);
 	rc = obj_resolve(ex, fh, &o);
 	if (rc < 0)
@@ -373,12 +446,13 @@ int un_setattr(struct un_export *ex, const struct un_cred *cr,
 	else if (!ex->has_upper)
 		rc = -EROFS;
 	else
-		rc = setattr_obj(ex, cr, &o, sa);
+		rc = setattr_obj_pre(ex, cr, &o, sa, &pc);
 	if (o.fd >= 0)
 		wcc_post(ex, wcc, o.e->oid, o.fd);
 	obj_release(&o);
 out:
 	pthread_rwlock_unlock(&ex->ns_lock);
+	copy_up_discard(ex, &pc);
 	/* NFSv3: SETATTR is stable before the reply (grouped sync) */
 	return rc < 0 ? rc : un_durable(ex);
 }
@@ -527,17 +601,26 @@ static int type_err(uint8_t type)
 	return type == UN_REG ? 0 : type == UN_DIR ? -EISDIR : -EINVAL;
 }
 
+static struct fdc_ent *open_meta_data(struct un_export *ex,
+				      struct un_obj *o);
+
 /* Open the file of o where it lives, for the descriptor cache. */
 static struct fdc_ent *open_data(struct un_export *ex, struct un_obj *o)
 {
 	char path[UN_PATH_MAX];
 	bool upper = o->e->layer == UPPER && ex->has_upper;
-	int fd = -1;
+	int fd = metacopy_check(ex, o);
 
-	chain_path(o->ch, o->ch->depth - 1, path);
-	if (upper)
-		fd = layer_open(ex, UPPER, path, O_RDWR);
+	if (fd > 0)
+		return open_meta_data(ex, o);
 	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	fd = -1;
+	if (upper) /* or in the orphan dir: removed while open */
+		fd = obj_open_upper(ex, o, O_RDWR);
+	if (fd < 0 && !o->ch->orphan) {
 		upper = false;
 		/* below, a redirect may have it under another path */
 		fd = chain_layer_path(o->ch, o->ch->depth - 1, o->e->layer,
@@ -549,13 +632,41 @@ static struct fdc_ent *open_data(struct un_export *ex, struct un_obj *o)
 		errno = -fd;
 		return NULL;
 	}
-	struct fdc_ent *e = fdc_insert(ex, o->e->oid, fd, o->e->layer, upper);
+	struct fdc_ent *e = fdc_insert(ex, o->e->oid, fd, -1, o->e->layer,
+				       upper);
 
 	if (!e) {
 		close(fd);
 		errno = ENOMEM;
 	}
 	return e;
+}
+
+/* A metacopy file: the data from below, the attributes from upper;
+ * never writable (the first write copies the data up). */
+static struct fdc_ent *open_meta_data(struct un_export *ex, struct un_obj *o)
+{
+	struct fdc_ent *e = NULL;
+	int fd = metacopy_data_open(ex, o), mfd = -1;
+
+	if (fd >= 0)
+		mfd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0 && mfd >= 0)
+		e = fdc_insert(ex, o->e->oid, fd, mfd, o->e->layer, false);
+	if (!e) {
+		errno = fd < 0 ? -fd : mfd < 0 ? errno : ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		if (mfd >= 0)
+			close(mfd);
+	}
+	return e;
+}
+
+/* What the attributes (and permissions) of a cached file come from. */
+static int meta_fd(const struct fdc_ent *e)
+{
+	return e->mfd >= 0 ? e->mfd : e->fd;
 }
 
 static int data_get(struct un_export *ex, const struct un_handle *fh,
@@ -606,9 +717,9 @@ ssize_t un_read(struct un_export *ex, const struct un_cred *cr,
 
 	if (rc < 0)
 		return rc;
-	if (fstat(e->fd, &st) < 0)
+	if (fstat(meta_fd(e), &st) < 0)
 		n = -errno;
-	else if ((rc = may_io(cr, e->fd, &st, R_OK)) < 0)
+	else if ((rc = may_io(cr, meta_fd(e), &st, R_OK)) < 0)
 		n = rc;
 	else if ((n = pread(e->fd, buf, len, (off_t)off)) < 0)
 		n = -errno;
@@ -616,6 +727,8 @@ ssize_t un_read(struct un_export *ex, const struct un_cred *cr,
 		if (eof)
 			*eof = off + (uint64_t)n >= (uint64_t)st.st_size;
 		obj_attr(ex, e->oid, &st, attr);
+		if (attr && e->mfd >= 0)
+			data_used(e->fd, attr);
 	}
 	fdc_put(ex, e);
 	return n;
@@ -626,6 +739,8 @@ static int data_get_writable(struct un_export *ex, const struct un_cred *cr,
 			     const struct un_handle *fh, bool durable,
 			     struct fdc_ent **out)
 {
+	struct un_precopy pc = { .built = false };
+	struct cat_obj co;
 	struct un_obj o;
 	uint64_t oid;
 	int rc = verify_handle(ex, fh, &oid);
@@ -639,6 +754,10 @@ static int data_get_writable(struct un_export *ex, const struct un_cred *cr,
 	}
 	if (!ex->has_upper)
 		return -EROFS;
+	/* the catalog's hint spares a file known to be up a second walk */
+	if (ex->metacopy || cat_get(ex->cat, oid, &co) < 0 ||
+	    co.layer != UPPER)
+		precopy_oid(ex, cr, oid, NULL, &pc);
 	pthread_rwlock_wrlock(&ex->ns_lock);
 	rc = obj_resolve_oid(ex, oid, &o);
 	if (rc < 0)
@@ -646,8 +765,8 @@ static int data_get_writable(struct un_export *ex, const struct un_cred *cr,
 	rc = type_err(o.e->type);
 	if (rc == 0)
 		rc = may_io(cr, o.fd, &o.st, W_OK);
-	if (rc == 0 && o.e->layer != UPPER)
-		rc = copy_up(ex, &o, durable);
+	if (rc == 0) /* a lower file, or a metacopy file's data */
+		rc = copy_up_pre(ex, &o, &pc);
 	if (rc == 0 && !(*out = open_data(ex, &o)))
 		rc = -errno;
 	if (rc == 0 && !(*out)->writable) {
@@ -657,6 +776,8 @@ static int data_get_writable(struct un_export *ex, const struct un_cred *cr,
 	obj_release(&o);
 out:
 	pthread_rwlock_unlock(&ex->ns_lock);
+	copy_up_discard(ex, &pc);
+	(void)durable; /* every copy-up is durable */
 	return rc;
 }
 
@@ -722,13 +843,13 @@ int un_commit(struct un_export *ex, const struct un_cred *cr,
 
 	if (rc < 0)
 		return rc;
-	if (fstat(e->fd, &st) < 0)
+	if (fstat(meta_fd(e), &st) < 0)
 		rc = -errno;
 	else if (e->writable && fsync(e->fd) < 0)
 		rc = -errno;
 	if (rc == 0) {
 		wcc_pre(wcc, &st);
-		wcc_post(ex, wcc, e->oid, e->fd);
+		wcc_post(ex, wcc, e->oid, meta_fd(e));
 	}
 	fdc_put(ex, e);
 	(void)cr;
@@ -748,10 +869,10 @@ int un_seek(struct un_export *ex, const struct un_cred *cr,
 		return rc;
 	if (off > INT64_MAX)
 		rc = -ENXIO;
-	else if (fstat(e->fd, &st) < 0)
+	else if (fstat(meta_fd(e), &st) < 0)
 		rc = -errno;
 	else
-		rc = may_io(cr, e->fd, &st, R_OK);
+		rc = may_io(cr, meta_fd(e), &st, R_OK);
 	/* Only the result is used, never the descriptor's offset: the
 	 * cached fd is shared, but every other user goes by pread/pwrite. */
 	if (rc == 0 && (pos = lseek(e->fd, (off_t)off,
