@@ -40,6 +40,10 @@ struct client_rule {
 	 * order written; nsec 0 means sec=sys. */
 	uint32_t sec[4];
 	unsigned nsec;
+	/* private_upper=DIR: each client this rule admits gets its own
+	 * upper layer DIR/ADDRESS/upper and work dir DIR/ADDRESS/work over
+	 * the export's lower layers (server_view()); NULL: the shared upper */
+	char *private_upper;
 	unsigned line;		   /* where it was defined */
 };
 
@@ -80,7 +84,11 @@ struct config {
 	unsigned workers;	   /* worker threads */
 	uint32_t max_record;	   /* bytes in one RPC record */
 	uint32_t max_connections;
+	/* MiB of replies queued and records half received, all connections
+	 * together (server/transport.c); 0: a quarter of the RAM. */
+	uint32_t max_buffered;
 	unsigned idle_timeout;	   /* seconds; 0 = never */
+	unsigned view_idle;	   /* private_upper= views: seconds; 0 = never */
 	bool udp;		   /* also serve UDP on the same port */
 	bool rpcbind;		   /* register with the local rpcbind */
 	bool portmap;		   /* be the portmapper ourselves */

@@ -149,6 +149,10 @@ struct un_export_conf {
 	/* No trusted.overlay.redirect is written: renaming a directory that
 	 * a lower layer has answers -EXDEV (redirects found are followed) */
 	bool redirect_dir_off;
+	/* chmod/chown/utimes of a lower regular file copy up its metadata
+	 * only, as overlayfs metacopy=on (the data stays below until the
+	 * first write); kernels need metacopy=on to read such layers */
+	bool metacopy;
 };
 
 /* ---- catalog ---------------------------------------------------------- */
@@ -322,9 +326,26 @@ int un_mknod(struct un_export *ex, const struct un_cred *cr,
 	     struct un_handle *out, struct un_attr *attr,
 	     struct un_wcc *dir_wcc);
 
+/*
+ * Remove a name.  When it is the last name of a file that is pinned (see
+ * un_pin), the file is kept aside until the last unpin: its handle still
+ * reads, writes and gets attributes (nlink 0); then it answers -ESTALE.
+ */
 int un_remove(struct un_export *ex, const struct un_cred *cr,
 	      const struct un_handle *dir, const char *name,
 	      struct un_wcc *dir_wcc);
+
+/*
+ * Pins: a protocol holds the file fh open (NFSv4 OPEN until CLOSE or the
+ * lease's end) and wants it to outlive the removal of its last name, as
+ * POSIX keeps an unlinked file that is open.  Counted; un_unpin balances
+ * each successful un_pin.  In memory: nothing is pinned after a restart.
+ * They take the catalog, not the export, so a pin may outlive a reload.
+ * Cheap (no disk I/O) except the last unpin of a removed file, which
+ * deletes it.  -UN_EBADHANDLE, -ENOMEM.
+ */
+int un_pin(struct un_catalog *cat, const struct un_handle *fh);
+void un_unpin(struct un_catalog *cat, const struct un_handle *fh);
 
 int un_rmdir(struct un_export *ex, const struct un_cred *cr,
 	     const struct un_handle *dir, const char *name,

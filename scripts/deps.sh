@@ -6,11 +6,12 @@
 #                            rpcbind + nfs-common for rpcinfo/showmount,
 #                            iproute2 for a test's private network namespace,
 #                            krb5-kdc, krb5-admin-server, krb5-user for the
-#                            Kerberos test's throwaway KDC,
+#                            Kerberos test's throwaway KDC, xfsprogs for
+#                            the reflink copy-up test (XFS in a loop file),
 #                            and the kernel-client guest from ../shared/kclient)
 set -eu
 BUILD="autoconf automake pkg-config make gcc libtirpc-dev rpcsvc-proto libevent-dev libsqlite3-dev libgnutls28-dev libkrb5-dev"
-TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev rpcbind nfs-common iproute2 krb5-kdc krb5-admin-server krb5-user"
+TEST="clang libnfs-dev libnfs-utils attr libclang-rt-14-dev rpcbind nfs-common iproute2 krb5-kdc krb5-admin-server krb5-user xfsprogs"
 want=$BUILD
 [ "${1:-}" = --test ] && want="$BUILD $TEST"
 missing=""

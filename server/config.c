@@ -84,6 +84,7 @@ void config_init(struct config *cfg)
 	cfg->rpcbind = true;
 	cfg->portmap_port = 111; /* PMAPPORT */
 	cfg->grace = 90;
+	cfg->view_idle = 900;
 	cfg->lease_time = 90;
 	cfg->log_level = LOG_INFO;
 }
@@ -97,8 +98,10 @@ static void export_conf_free(struct export_conf *ex)
 		free((char *)ex->u.lower[i]);
 	free((char *)ex->u.upper);
 	free((char *)ex->u.work);
-	for (i = 0; i < ex->nrules; i++)
+	for (i = 0; i < ex->nrules; i++) {
 		free(ex->rules[i].host);
+		free(ex->rules[i].private_upper);
+	}
 	free(ex->rules);
 	memset(ex, 0, sizeof(*ex));
 }
@@ -226,6 +229,19 @@ static int parse_sec(const char *list, struct client_rule *r)
 	return 0;
 }
 
+/*
+ * The directory below which each client gets its own upper and work dir:
+ * absolute, so that it does not depend on where the daemon runs, and not
+ * given twice in one rule.
+ */
+static int parse_private_upper(const char *dir, struct client_rule *r)
+{
+	if (dir[0] != '/' || r->private_upper)
+		return -1;
+	r->private_upper = strdup(dir);
+	return r->private_upper ? 0 : -1;
+}
+
 static int rule_option(struct client_rule *r, const char *opt)
 {
 	static const char *const ignored[] = {
@@ -256,6 +272,8 @@ static int rule_option(struct client_rule *r, const char *opt)
 		return parse_xprtsec(opt + 8, &r->xprtsec);
 	else if (strncmp(opt, "sec=", 4) == 0)
 		return parse_sec(opt + 4, r);
+	else if (strncmp(opt, "private_upper=", 14) == 0)
+		return parse_private_upper(opt + 14, r);
 	else {
 		/* Accepted for exports(5) compatibility; they change nothing
 		 * here (the server always honours the client's stability). */
@@ -346,8 +364,13 @@ static int add_host_rules(struct export_conf *ex, struct client_rule *tmpl,
 		if (dup)
 			continue;
 		r.host = strdup(host);
-		if (!r.host || add_rule(ex, &r) < 0) {
+		/* each rule owns its strings: config_free() frees them */
+		r.private_upper = tmpl->private_upper ?
+				  strdup(tmpl->private_upper) : NULL;
+		if (!r.host || (tmpl->private_upper && !r.private_upper) ||
+		    add_rule(ex, &r) < 0) {
 			free(r.host);
+			free(r.private_upper);
 			break;
 		}
 	}
@@ -382,10 +405,17 @@ static int parse_client(struct export_conf *ex, const char *item,
 	for (opt = opts ? strtok_r(opts, ",", &save) : NULL; opt;
 	     opt = strtok_r(NULL, ",", &save)) {
 		if (rule_option(&r, opt) < 0) {
-			conf_err(errf, where, line, "bad client option \"%s\"",
-				 opt);
+			conf_err(errf, where, line, "bad client option \"%s\"%s",
+				 opt, strncmp(opt, "private_upper=", 14) ? "" :
+				 " (one absolute directory)");
 			errors++;
 		}
+	}
+	/* a private upper layer is there to be written */
+	if (r.private_upper && !r.rw) {
+		conf_err(errf, where, line, "private_upper= in \"%s\" needs rw",
+			 item);
+		errors++;
 	}
 	if (*host == '\0') {
 		conf_err(errf, where, line, "missing host in \"%s\"", item);
@@ -401,6 +431,7 @@ static int parse_client(struct export_conf *ex, const char *item,
 				 "cannot resolve host \"%s\"", host);
 			errors++;
 		}
+		free(r.private_upper); /* the rules made have their copies */
 		free(s);
 		return errors;
 	}
@@ -408,6 +439,8 @@ static int parse_client(struct export_conf *ex, const char *item,
 		conf_err(errf, where, line, "out of memory");
 		errors++;
 	}
+	if (errors)
+		free(r.private_upper);
 	free(s);
 	return errors;
 }
@@ -837,9 +870,15 @@ static void top_statement(struct parser *ps, const struct stmt *st)
 	} else if (strcmp(kw, "max-connections") == 0) {
 		if (get_number(ps, st, 1, 1000000, &v))
 			cfg->max_connections = v;
+	} else if (strcmp(kw, "max-buffered") == 0) {
+		if (get_number(ps, st, 8, 1u << 20, &v))
+			cfg->max_buffered = v;
 	} else if (strcmp(kw, "idle-timeout") == 0) {
 		if (get_number(ps, st, 0, 86400 * 7, &v))
 			cfg->idle_timeout = v;
+	} else if (strcmp(kw, "view-idle-timeout") == 0) {
+		if (get_number(ps, st, 0, 86400 * 7, &v))
+			cfg->view_idle = v;
 	} else if (strcmp(kw, "udp") == 0) {
 		get_bool(ps, st, &cfg->udp);
 	} else if (strcmp(kw, "rpcbind") == 0) {
@@ -957,6 +996,8 @@ static void export_statement(struct parser *ps, struct export_conf *ex,
 
 		if (get_bool(ps, st, &on))
 			ex->u.redirect_dir_off = !on;
+	} else if (strcmp(kw, "metacopy") == 0) {
+		get_bool(ps, st, &ex->u.metacopy);
 	} else if (strcmp(kw, "versions") == 0) {
 		export_versions(ps, ex, st);
 	} else if (strcmp(kw, "clients") == 0) {
@@ -1299,6 +1340,38 @@ static int validate_xprtsec(const struct config *cfg,
 	return errors;
 }
 
+/*
+ * private_upper=DIR must exist now: its per-client directories are made
+ * on first use, when nobody is there to read a complaint but the log.
+ */
+static int validate_private_upper(const struct export_conf *ex,
+				  const char *where, FILE *errf)
+{
+	struct stat st;
+	int errors = 0;
+	unsigned i;
+
+	for (i = 0; i < ex->nrules; i++) {
+		const char *dir = ex->rules[i].private_upper;
+		unsigned line = ex->rules[i].line ? ex->rules[i].line : ex->line;
+
+		if (!dir)
+			continue;
+		if (stat(dir, &st) < 0) {
+			conf_err(errf, where, line,
+				 "export \"%s\": private_upper \"%s\": %s",
+				 ex->u.name, dir, strerror(errno));
+			errors++;
+		} else if (!S_ISDIR(st.st_mode)) {
+			conf_err(errf, where, line,
+				 "export \"%s\": private_upper \"%s\" is not "
+				 "a directory", ex->u.name, dir);
+			errors++;
+		}
+	}
+	return errors;
+}
+
 int config_validate(const struct config *cfg, FILE *errf)
 {
 	const char *where = cfg->file ? cfg->file : "command line";
@@ -1324,6 +1397,7 @@ int config_validate(const struct config *cfg, FILE *errf)
 			errors += check_export(ex, where, errf, true);
 		errors += validate_layers(ex, where, errf);
 		errors += validate_xprtsec(cfg, ex, where, errf);
+		errors += validate_private_upper(ex, where, errf);
 	}
 	return errors;
 }

@@ -106,6 +106,7 @@ int un_export_open(struct un_catalog *cat, const struct un_export_conf *conf,
 		ex->layers[i].fd = -1;
 	ex->userxattr = conf->userxattr;
 	ex->redirect_dir = !conf->redirect_dir_off;
+	ex->metacopy = conf->metacopy;
 	pthread_mutex_init(&ex->tmp_lock, NULL);
 	/* writers first: a stream of lookups must not starve a rename */
 	pthread_rwlockattr_init(&ra);

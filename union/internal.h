@@ -60,6 +60,7 @@ struct un_catalog {
 	struct cat_cache *cache;
 	sqlite3_stmt *st[24];
 	struct dur *dur;	/* sync batcher, durable.c */
+	struct pin_table *pins;	/* open objects, orphan.c */
 };
 
 int cat_export_attach(struct un_catalog *cat, const char *name,
@@ -131,6 +132,29 @@ int cat_precheck(const char *path, char *err, size_t errlen);
 int cat_verify(sqlite3 *db, const char *path, char *err, size_t errlen);
 void cat_set_cache_max(struct un_catalog *cat, unsigned max);
 
+/* How many names the object has (orphan.c: is this its last one?). */
+int cat_name_count(struct un_catalog *cat, uint64_t oid);
+
+/* ---- removed while open (orphan.c) --------------------------------- */
+
+struct un_obj;
+#define ORPHAN_DIR UN_TMP_PREFIX "orphans"	/* in the work dir */
+int pins_create(struct un_catalog *cat);
+void pins_destroy(struct un_catalog *cat);
+void orphan_name(uint64_t oid, char buf[24]);
+/* 1 when removing this name of oid must keep the object as an orphan. */
+int orphan_wanted(struct un_export *ex, uint64_t oid, uint8_t type);
+/* Move name (of oid, under the catalogued dir parent; in upper dir upfd)
+ * to the orphan dir instead of deleting it; ns_lock held. */
+int orphan_remove(struct un_export *ex, uint64_t parent, const char *name,
+		  uint64_t oid, bool in_upper, bool whiteout, int upfd);
+/* A duplicate of the orphan dir's descriptor, or -ESTALE. */
+int orphan_dirfd(struct un_catalog *cat, uint64_t oid);
+/* o (an orphan chain) opened where it lives now: o->fd and o->st. */
+int orphan_open(struct un_export *ex, struct un_obj *o);
+/* The object's file in the upper layer (or the orphan dir), opened. */
+int obj_open_upper(struct un_export *ex, struct un_obj *o, int flags);
+
 /* ---- durability (durable.c) ------------------------------------------ */
 
 struct dur;
@@ -170,6 +194,7 @@ struct un_export {
 	uint64_t verf;		/* readdir cookie verifier */
 	bool userxattr;
 	bool redirect_dir;	/* lower directories move with a redirect */
+	bool metacopy;		/* metadata-only copy-up (copy_up.c) */
 	bool has_upper;
 	unsigned nlayers;
 	struct un_layer layers[UN_MAX_LAYERS];
@@ -218,6 +243,8 @@ struct un_redir {
 
 struct un_chain {
 	unsigned depth;		/* ent[0] is the root, ent[depth-1] the object */
+	bool orphan;		/* ent[1]: removed while open, in the orphan
+				 * dir (orphan.c), not in the union */
 	struct un_ent ent[UN_DEPTH_MAX];
 	char path[UN_PATH_MAX]; /* "a/b/c", NUL-terminated at each use */
 	/* the redirects of the entries, in entry order: where their paths in
@@ -306,6 +333,31 @@ void ent_set_hint(struct un_export *ex, const struct un_ent *e);
 
 /* Make every ancestor and the object itself live in the upper layer. */
 int copy_up(struct un_export *ex, struct un_obj *o, bool durable);
+/*
+ * A lower regular file's copy built in the work dir before ns_lock is
+ * taken (copy_up_prebuild, without the lock), published by copy_up_pre
+ * if the object still is the lower file st, else dropped by
+ * copy_up_discard: a copy of gigabytes does not hold the namespace.
+ */
+struct un_precopy {
+	bool built;
+	struct stat st;		/* the lower file it copies */
+	char tmp[64];		/* its name in the work dir */
+};
+void copy_up_prebuild(struct un_export *ex, struct un_obj *o,
+		      struct un_precopy *pc);
+int copy_up_pre(struct un_export *ex, struct un_obj *o, struct un_precopy *pc);
+void copy_up_discard(struct un_export *ex, struct un_precopy *pc);
+/*
+ * Metacopy (overlayfs metacopy=on), with the export's switch: copy_up_meta
+ * copies a lower regular file's metadata only (1; 0 when it does not
+ * apply: switch off, not a lower regular file, hard-linked); copy_up()
+ * of a metacopy file copies its data.  metacopy_check: 1 when o is a
+ * metacopy file; metacopy_data_open: its lower data, opened to read.
+ */
+int copy_up_meta(struct un_export *ex, struct un_obj *o);
+int metacopy_check(struct un_export *ex, const struct un_obj *o);
+int metacopy_data_open(struct un_export *ex, struct un_obj *o);
 int copy_up_parents(struct un_export *ex, struct un_obj *o);
 int work_tmpname(struct un_export *ex, char *buf, size_t len);
 int copy_xattrs(struct un_export *ex, int from, int to);

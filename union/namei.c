@@ -624,6 +624,32 @@ int lower_positive(struct un_export *ex, struct un_chain *ch, unsigned di,
 	}
 	return 0;
 }
+/*
+ * An object removed while open (orphan.c) is named (parent 0, "<oid>"):
+ * its chain is the root and the object, whose name is its file's in the
+ * orphan dir.  The root entry is there for code that asks for a parent;
+ * obj_parent_fd gives the orphan dir instead.
+ */
+static int orphan_chain(struct un_export *ex, const struct cat_obj *co,
+			struct un_chain *ch)
+{
+	size_t len = strlen(co->name);
+
+	memset(ch->ent, 0, 2 * sizeof(ch->ent[0]));
+	ch->ent[0].oid = ex->root_oid;
+	ch->ent[0].type = UN_DIR;
+	ch->ent[0].mask = ((lmask_t)1 << ex->nlayers) - 1;
+	ch->ent[1].oid = co->oid;
+	ch->ent[1].type = co->type;
+	ch->ent[1].layer = UPPER;
+	ch->ent[1].path_len = (uint16_t)len;
+	memcpy(ch->path, co->name, len + 1);
+	ch->depth = 2;
+	ch->nredir = ch->rlen = 0;
+	ch->orphan = true;
+	return 0;
+}
+
 /* Load oid's ancestry from the catalog into ch: ent[0] is the root. */
 static int build_chain(struct un_export *ex, uint64_t oid,
 		       struct un_chain *ch)
@@ -660,6 +686,9 @@ static int build_chain(struct un_export *ex, uint64_t oid,
 		tmp[--pos] = '/';
 		cur = co.parent;
 	}
+	ch->orphan = false;
+	if (cur != ex->root_oid && n == 1 && co.name[0])
+		return orphan_chain(ex, &co, ch);
 	if (cur != ex->root_oid)
 		return -ESTALE;
 	memmove(ch->ent, &ch->ent[UN_DEPTH_MAX - n], n * sizeof(ch->ent[0]));
@@ -787,6 +816,10 @@ int obj_resolve_oid(struct un_export *ex, uint64_t oid, struct un_obj *o)
 	if (rc < 0)
 		goto fail;
 	o->e = &o->ch->ent[o->ch->depth - 1];
+	if (o->ch->orphan) {
+		rc = orphan_open(ex, o);
+		goto out;
+	}
 	for (k = 1; k < o->ch->depth && hints_known(&o->ch->ent[k]); k++)
 		;
 	rc = walk_redirected(ex, o, k);
@@ -900,6 +933,9 @@ int obj_parent_fd(struct un_export *ex, struct un_obj *o, int layer)
 
 	if (o->ch->depth < 2)
 		return -EINVAL;
+	if (o->ch->orphan)
+		return layer == UPPER ? orphan_dirfd(ex->cat, o->e->oid)
+				      : -ENOENT;
 	if ((rc = chain_layer_path(o->ch, o->ch->depth - 2, layer, path)) < 0)
 		return rc;
 	return layer_open(ex, layer, path, O_PATH | O_DIRECTORY);
@@ -911,5 +947,20 @@ int obj_refresh(struct un_export *ex, struct un_obj *o)
 	if (o->fd >= 0)
 		close(o->fd);
 	o->fd = -1;
-	return open_known(ex, o);
+	return o->ch->orphan ? orphan_open(ex, o) : open_known(ex, o);
+}
+
+int obj_open_upper(struct un_export *ex, struct un_obj *o, int flags)
+{
+	char path[UN_PATH_MAX];
+	int dirfd, fd;
+
+	if (!o->ch->orphan)
+		return layer_open(ex, UPPER, chain_path(o->ch,
+				  o->ch->depth - 1, path), flags);
+	if ((dirfd = orphan_dirfd(ex->cat, o->e->oid)) < 0)
+		return dirfd;
+	fd = layer_openat(dirfd, o->ch->path + o->e->name_off, flags);
+	close(dirfd);
+	return fd;
 }
