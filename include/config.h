@@ -132,6 +132,13 @@ int config_parse_clients(struct export_conf *ex, const char *spec,
 /* Parse "ADDR:PORT", "[V6ADDR]:PORT" or "PORT" into cfg->listen. */
 int config_parse_listen(struct config *cfg, const char *s);
 
+/*
+ * A decimal uint32 ("0".."4294967295", digits only): ids and numbers as the
+ * config, the Kerberos map file and NFSv4 numeric owners write them.
+ * 0, or -1 for anything else.
+ */
+int config_parse_u32(const char *s, uint32_t *out);
+
 /* Check what parsing cannot: at least one export, unique names, layers. */
 int config_validate(const struct config *cfg, FILE *errf);
 

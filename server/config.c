@@ -149,7 +149,7 @@ static void rule_defaults(struct client_rule *r, unsigned line)
 	r->line = line;
 }
 
-static int parse_u32(const char *s, uint32_t *out)
+int config_parse_u32(const char *s, uint32_t *out)
 {
 	unsigned long v;
 	char *end;
@@ -265,9 +265,9 @@ static int rule_option(struct client_rule *r, const char *opt)
 	else if (strcmp(opt, "insecure") == 0)
 		r->secure = false;
 	else if (strncmp(opt, "anonuid=", 8) == 0)
-		return parse_u32(opt + 8, &r->anonuid);
+		return config_parse_u32(opt + 8, &r->anonuid);
 	else if (strncmp(opt, "anongid=", 8) == 0)
-		return parse_u32(opt + 8, &r->anongid);
+		return config_parse_u32(opt + 8, &r->anongid);
 	else if (strncmp(opt, "xprtsec=", 8) == 0)
 		return parse_xprtsec(opt + 8, &r->xprtsec);
 	else if (strncmp(opt, "sec=", 4) == 0)
@@ -310,7 +310,8 @@ static int parse_cidr(struct client_rule *r, const char *host)
 		return 1; /* a host name */
 	}
 	prefix = maxprefix;
-	if (slash && (parse_u32(slash, &prefix) < 0 || prefix > maxprefix))
+	if (slash &&
+	    (config_parse_u32(slash, &prefix) < 0 || prefix > maxprefix))
 		return -1;
 	r->match = MATCH_CIDR;
 	r->prefix = prefix;
@@ -546,7 +547,7 @@ int config_parse_listen(struct config *cfg, const char *s)
 		strcpy(host, "*");
 		portstr = s;
 	}
-	if (parse_u32(portstr, &port) < 0 || port > 65535)
+	if (config_parse_u32(portstr, &port) < 0 || port > 65535)
 		return -1;
 
 	memset(&cfg->listen, 0, sizeof(cfg->listen));
@@ -783,7 +784,7 @@ static bool get_number(struct parser *ps, const struct stmt *st, uint32_t min,
 
 	if (!want_args(ps, st, 1, 1))
 		return false;
-	if (parse_u32(st->w[1], &v) < 0) {
+	if (config_parse_u32(st->w[1], &v) < 0) {
 		perr(ps, st->line, "bad number \"%s\" for \"%s\"", st->w[1],
 		     st->w[0]);
 		return false;

@@ -985,21 +985,6 @@ static void map_err(FILE *errf, const char *path, unsigned line,
 		fprintf(errf, "%s:%u: %s \"%s\"\n", path, line, msg, word);
 }
 
-static bool parse_id(const char *s, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 /* One line's words: PRINCIPAL UID GID, or PRINCIPAL USERNAME. */
 static int map_line(struct config *cfg, char **w, unsigned n,
 		    const char *path, unsigned line, FILE *errf)
@@ -1012,7 +997,8 @@ static int map_line(struct config *cfg, char **w, unsigned n,
 			w[0]);
 		return 1;
 	}
-	if (n == 3 && (!parse_id(w[1], &e.uid) || !parse_id(w[2], &e.gid))) {
+	if (n == 3 && (config_parse_u32(w[1], &e.uid) < 0 ||
+		       config_parse_u32(w[2], &e.gid) < 0)) {
 		map_err(errf, path, line, "bad uid or gid for", w[0]);
 		return 1;
 	}

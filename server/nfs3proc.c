@@ -24,6 +24,7 @@
 
 #include "../xdr/nfs3_rw.h"
 #include "log.h"
+#include "nfs3proc.h"
 #include "nfs3xdr.h"
 #include "rpc.h"
 #include "server.h"
@@ -41,12 +42,6 @@
 #define XDR_ROUNDUP(n) (((n) + 3u) & ~3u)
 
 /* What nfs3_begin found: the export, the handle and who asks. */
-struct nfs3_ctx {
-	struct srv_export *ex;
-	struct un_export *ux;
-	struct un_handle fh;
-	struct un_cred cred;
-};
 
 static bool nfs3_export_allows_v3(const struct srv_export *ex)
 {
@@ -59,8 +54,8 @@ static bool nfs3_export_allows_v3(const struct srv_export *ex)
  * Resolve a wire handle to its export and check the client's right to
  * use it.  Returns NFS3_OK with *c filled, or the status to answer.
  */
-static nfsstat3 nfs3_begin(struct rpc_req *req, const nfs_fh3 *wfh,
-			   bool modifying, struct nfs3_ctx *c)
+nfsstat3 nfs3_begin(struct rpc_req *req, const nfs_fh3 *wfh, bool modifying,
+		    struct nfs3_ctx *c)
 {
 	uint32_t id;
 	nfsstat3 st;

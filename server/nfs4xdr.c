@@ -303,21 +303,6 @@ static bool eowner(struct cstate *cs, XDR *x, uint32_t id, bool group)
 	return ebytes(x, s, (u_int)n);
 }
 
-static bool parse_number(const char *s, uint32_t *id)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*end || errno || v > UINT32_MAX)
-		return false;
-	*id = (uint32_t)v;
-	return true;
-}
-
 static bool name_lookup(const char *name, bool group, uint32_t *id)
 {
 	char buf[16384];
@@ -354,7 +339,7 @@ static int parse_owner(struct cstate *cs, const char *s, u_int len,
 	at = strchr(buf, '@');
 	if (at)
 		*at = '\0';
-	if (parse_number(buf, id))
+	if (config_parse_u32(buf, id) == 0)
 		return NFS4_OK;
 	if (at && strcasecmp(at + 1, nfs4_idmap_domain(cs->srv)) != 0)
 		return NFS4ERR_BADOWNER;

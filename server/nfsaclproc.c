@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nfs3proc.h"
 #include "nfs3xdr.h"
 #include "nfsacl.h"
 #include "rpc.h"
@@ -28,46 +29,7 @@
 #define NFSACL_REPLY_MAX                                                       \
 	(512 + 2 * (8 + NFSACL_MAX_ENTRIES * 12))
 
-struct nfsacl_ctx {
-	struct srv_export *ex;
-	struct un_export *ux; /* NULL unless the client may use the export */
-	struct un_handle fh;
-	struct un_cred cred;
-};
-
-/* The checks of nfs3proc.c's nfs3_begin(), for this program's calls. */
-static nfsstat3 nfsacl_begin(struct rpc_req *req, const nfs_fh3 *wfh,
-			     bool modifying, struct nfsacl_ctx *c)
-{
-	unsigned v;
-	uint32_t id;
-	nfsstat3 st;
-
-	memset(c, 0, sizeof(*c));
-	st = nfs3_fh_from_wire(&c->fh, wfh);
-	if (st != NFS3_OK)
-		return st;
-	if (un_handle_export_id(&c->fh, &id) < 0)
-		return NFS3ERR_BADHANDLE;
-	c->ex = server_export_of(req, &c->fh);
-	if (c->ex == NULL)
-		return NFS3ERR_STALE;
-	v = c->ex->conf ? c->ex->conf->versions : 0;
-	if (v != 0 && !(v & VERS_NFS3))
-		return NFS3ERR_ACCES;
-	switch (server_access(c->ex, req, modifying, &c->cred)) {
-	case ACCESS_OK:
-		c->ux = c->ex->ux;
-		return NFS3_OK;
-	case ACCESS_ROFS:
-		return NFS3ERR_ROFS;
-	case ACCESS_DENIED:
-	default:
-		return NFS3ERR_ACCES;
-	}
-}
-
-static void nfsacl_attr_of(const struct nfsacl_ctx *c, post_op_attr *p)
+static void nfsacl_attr_of(const struct nfs3_ctx *c, post_op_attr *p)
 {
 	struct un_attr attr;
 
@@ -161,7 +123,7 @@ static int put_wire_acl(u_int *count, u_int *len, nfsacl_ace **val,
 	return 0;
 }
 
-static nfsstat3 nfsacl_getacl(struct nfsacl_ctx *c, u_int mask,
+static nfsstat3 nfsacl_getacl(struct nfs3_ctx *c, u_int mask,
 			      GETACL3resok *ok)
 {
 	struct un_acl *acc = NULL, *def = NULL;
@@ -200,7 +162,7 @@ static enum rpc_status nfsaclproc_getacl(struct rpc_req *req)
 {
 	GETACL3args args;
 	GETACL3res res;
-	struct nfsacl_ctx c;
+	struct nfs3_ctx c;
 	enum rpc_status rst;
 
 	memset(&args, 0, sizeof(args));
@@ -209,7 +171,7 @@ static enum rpc_status nfsaclproc_getacl(struct rpc_req *req)
 		xdr_free((xdrproc_t)xdr_GETACL3args, (char *)&args);
 		return RPC_GARBAGE;
 	}
-	res.status = nfsacl_begin(req, &args.fh, false, &c);
+	res.status = nfs3_begin(req, &args.fh, false, &c);
 	if (res.status == NFS3_OK)
 		res.status = nfsacl_getacl(&c, args.mask,
 					   &res.GETACL3res_u.resok);
@@ -300,7 +262,7 @@ static int setacl_args(const SETACL3args *a, struct un_acl **acc,
 static enum rpc_status nfsacl_setacl(struct rpc_req *req, SETACL3args *a)
 {
 	struct un_acl *acc, *def;
-	struct nfsacl_ctx c;
+	struct nfs3_ctx c;
 	struct un_wcc wcc;
 	SETACL3res res;
 	bool bad;
@@ -315,7 +277,7 @@ static enum rpc_status nfsacl_setacl(struct rpc_req *req, SETACL3args *a)
 		free(def);
 		return RPC_GARBAGE;
 	}
-	res.status = nfsacl_begin(req, &a->fh, true, &c);
+	res.status = nfs3_begin(req, &a->fh, true, &c);
 	if (res.status == NFS3_OK && err == 0)
 		err = un_setacl(c.ux, &c.cred, &c.fh, acc, def, &wcc);
 	if (res.status == NFS3_OK)

@@ -192,8 +192,12 @@ static int clone_or_copy(int src, int dst, off_t size)
 	return copy_data(src, dst, size);
 }
 
+/*
+ * A regular file's copy in the work dir; with data_only, the data alone
+ * (what a metacopy file lacks: metacopy_fill keeps its own metadata).
+ */
 static int build_reg_fd(struct un_export *ex, int src, const struct stat *st,
-			const char *tmp)
+			const char *tmp, bool data_only)
 {
 	int dst, rc;
 
@@ -202,9 +206,9 @@ static int build_reg_fd(struct un_export *ex, int src, const struct stat *st,
 	if (dst < 0)
 		return -errno;
 	rc = clone_or_copy(src, dst, st->st_size);
-	if (rc == 0)
+	if (rc == 0 && !data_only)
 		rc = copy_xattrs(ex, src, dst);
-	if (rc == 0)
+	if (rc == 0 && !data_only)
 		rc = set_meta(dst, st);
 	/* always: the rename into place must never publish a partial copy,
 	 * even when the copy-up was caused by an UNSTABLE write */
@@ -222,25 +226,8 @@ static int build_reg(struct un_export *ex, int layer, const char *path,
 	src = layer_open(ex, layer, path, O_RDONLY);
 	if (src < 0)
 		return src;
-	rc = build_reg_fd(ex, src, st, tmp);
+	rc = build_reg_fd(ex, src, st, tmp, false);
 	close(src);
-	return rc;
-}
-
-/* The data alone: what a metacopy file lacks (metacopy_fill). */
-static int build_data(struct un_export *ex, int src, const struct stat *st,
-		      const char *tmp)
-{
-	int dst, rc;
-
-	dst = openat(ex->workfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-					      O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (dst < 0)
-		return -errno;
-	rc = clone_or_copy(src, dst, st->st_size);
-	if (rc == 0 && fsync(dst) < 0)
-		rc = -errno;
-	close(dst);
 	return rc;
 }
 
@@ -252,13 +239,12 @@ static void prebuild_from(struct un_export *ex, int src, bool data_only,
 
 	if (fstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
 	    work_tmpname(ex, pc->tmp, sizeof(pc->tmp)) == 0) {
-		rc = data_only ? build_data(ex, src, &st, pc->tmp)
-			       : build_reg_fd(ex, src, &st, pc->tmp);
+		rc = build_reg_fd(ex, src, &st, pc->tmp, data_only);
 		if (rc == 0) {
 			pc->built = true;
 			pc->st = st;
 		} else {
-			unlinkat(ex->workfd, pc->tmp, 0);
+			(void)unlinkat(ex->workfd, pc->tmp, 0);
 		}
 	}
 	close(src);
@@ -297,7 +283,7 @@ void copy_up_prebuild(struct un_export *ex, struct un_obj *o,
 void copy_up_discard(struct un_export *ex, struct un_precopy *pc)
 {
 	if (pc->built)
-		unlinkat(ex->workfd, pc->tmp, 0);
+		(void)unlinkat(ex->workfd, pc->tmp, 0);
 	pc->built = false;
 }
 

@@ -281,6 +281,26 @@ static int lk_redirect(struct lk *k, int l, int fd, size_t prelen,
 	return n <= 0 ? n : lk_apply(k, l, r, prelen, post);
 }
 
+/*
+ * What an open of one lookup step found: a missing step (or one through a
+ * non-directory or symlink) is ENOENT; else the object, stat'ed.
+ */
+static int lk_stat(int fd, struct stat *st)
+{
+	int rc;
+
+	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+		return -ENOENT;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 /* The name (a single component) in layer l's directory of the parent. */
 static int lk_open_rel(struct lk *k, const struct lk_parent *p, int l,
 		       int *fdp, struct stat *st)
@@ -308,15 +328,9 @@ static int lk_open_rel(struct lk *k, const struct lk_parent *p, int l,
 		memcpy(path + plen, k->name, nlen + 1);
 		fd = layer_open(k->ex, l, path, O_PATH);
 	}
-	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
-		return -ENOENT;
+	fd = lk_stat(fd, st);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, st) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
 	*fdp = fd;
 	return 0;
 }
@@ -348,15 +362,9 @@ static int lk_open_abs(struct lk *k, int l, int *fdp, struct stat *st,
 		*next = save;
 		if (dfd != k->ex->layers[l].fd)
 			close(dfd);
-		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
-			return -ENOENT;
+		fd = lk_stat(fd, st);
 		if (fd < 0)
 			return fd;
-		if (fstat(fd, st) < 0) {
-			rc = -errno;
-			close(fd);
-			return rc;
-		}
 		/* the suffix from s on is the same in k->name, whatever
 		 * redirects on the way did to the prefix */
 		*prelen = strlen(k->name) - strlen(s);
