@@ -6,14 +6,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <rpc/rpc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,19 +128,32 @@ static int log_port(const char *path)
 	return port;
 }
 
-static bool can_connect(int port)
+int tconnect(int port, int type, int timeout_s)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
+	struct timeval tv = { timeout_s, 0 };
+	int fd = socket(AF_INET, type, 0);
+
+	if (fd < 0)
+		return -1;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool can_connect(int port)
+{
+	int fd = tconnect(port, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return false;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 	close(fd);
-	return ok;
+	return true;
 }
 
 static void show_log(const struct tdaemon *d)
@@ -304,4 +321,70 @@ char *tfile_read(const char *layerdir, const char *rel)
 	fclose(f);
 	buf[n] = '\0';
 	return buf;
+}
+
+int tnet_aliases(const char *const *ips, int n)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		goto out;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+
+		if (strncmp(ips[i], "127.", 4) == 0)
+			continue;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo:%d", i);
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, ips[i], &sin->sin_addr) != 1 ||
+		    ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+CLIENT *tclient_from(const struct tdaemon *d, const char *src,
+		     unsigned long prog, unsigned long vers)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)d->port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+	CLIENT *c;
+
+	if (sock < 0)
+		return NULL;
+	if (inet_pton(AF_INET, src, &me.sin_addr) != 1 ||
+	    bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		close(sock);
+		return NULL;
+	}
+	c = clnttcp_create(&sin, prog, vers, &sock, 0, 0);
+	if (!c) {
+		close(sock);
+		return NULL;
+	}
+	clnt_control(c, CLSET_FD_CLOSE, NULL);
+	c->cl_auth = authunix_create("test", 0, 0, 0, NULL);
+	return c;
+}
+
+void tclient_free(CLIENT *c)
+{
+	if (!c)
+		return;
+	auth_destroy(c->cl_auth);
+	clnt_destroy(c);
 }

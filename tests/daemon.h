@@ -32,6 +32,9 @@ int tdaemon_init(struct tdaemon *d, const char *tag);
 int tdaemon_start(struct tdaemon *d);
 /* SIGTERM and wait; returns the exit status (or -1). */
 int tdaemon_stop(struct tdaemon *d);
+/* A socket of type connected to 127.0.0.1:port, whose receives give up
+ * after timeout_s seconds (0: never); -1 on failure. */
+int tconnect(int port, int type, int timeout_s);
 /* SIGKILL and wait. */
 void tdaemon_kill(struct tdaemon *d);
 /* Is the process still running? */
@@ -42,5 +45,20 @@ void tdaemon_cleanup(struct tdaemon *d);
 int tfile_write(const char *layerdir, const char *rel, const char *content);
 /* Read a whole small file; returns malloc'd text or NULL. */
 char *tfile_read(const char *layerdir, const char *rel);
+
+/*
+ * Fake hosts for the tests that need clients at other addresses, in a
+ * network namespace of the test's own (unshare(CLONE_NEWNET) first).
+ */
+/* Bring lo up and give it ips[0..n) as aliases lo:INDEX (addresses in
+ * 127/8 are skipped: lo has them already).  Returns 0 or -1 (errno). */
+int tnet_aliases(const char *const *ips, int n);
+/* A TCP RPC client of d (AUTH_SYS root) whose calls come from the address
+ * src; NULL on failure.  libtirpc's CLIENT, declared by its tag so that
+ * this header does not need <rpc/rpc.h>. */
+struct __rpc_client *tclient_from(const struct tdaemon *d, const char *src,
+				  unsigned long prog, unsigned long vers);
+/* auth_destroy + clnt_destroy; NULL is fine. */
+void tclient_free(struct __rpc_client *c);
 
 #endif

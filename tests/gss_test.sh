@@ -113,14 +113,7 @@ chmod 1777 "$D/lower" "$D/upper"
 : >"$D/log"
 "$UNIONNFSD" -f -c "$D/unionnfsd.conf" 2>>"$D/log" &
 PID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$D/log" | tail -n 1)
-	[ -n "$PORT" ] && break
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { echo "# unionnfsd did not start:"; sed 's/^/#   /' "$D/log"; exit 99; }
+ud_wait_port || exit 99
 
 # ---- configuration errors, each with its FILE:LINE ---------------------------
 printf 'ok@R 1 2\nbad@R 1 2 3\nbad2@R x y\nok@R 3 4\ncarol@R carol # a user\n' >"$D/bad.map"

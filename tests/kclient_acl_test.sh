@@ -6,12 +6,7 @@
 # default ACL set on a directory and carried onto a file created there,
 # an ACL removed.  tests/kclient/acl.sh runs in the guest.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
-run=$SHARED_DIR/kclient/run.sh
-if [ ! -x "$run" ]; then
-	echo "# no kernel client at $run"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+kc_need
 command -v setfattr >/dev/null || { echo "# setfattr not installed (attr)"; exit 77; }
 
 # xattr values (hex) of POSIX ACLs: "TAG:PERM[:ID] ...", tags 1 user_obj,

@@ -5,12 +5,7 @@
 # upper as overlayfs would have it, and a kernel overlay mount of the same
 # layers shows what the client saw.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
-run=$SHARED_DIR/kclient/run.sh
-if [ ! -x "$run" ]; then
-	echo "# no kernel client at $run"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+kc_need
 ud_init kclient
 trap ud_cleanup EXIT
 everyday_lower

@@ -8,12 +8,7 @@
 # A file removed while open stays usable through its descriptors, and
 # flock(1) holds across a copy-up (tests/kclient/unlinked.sh).
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
-run=$SHARED_DIR/kclient/run.sh
-if [ ! -x "$run" ]; then
-	echo "# no kernel client at $run"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+kc_need
 
 trap ud_cleanup EXIT
 for vers in 4.0 4.1 4.2; do

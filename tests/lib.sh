@@ -41,6 +41,12 @@ ud_start() {
 		--export /export --lower "$D/lower" --upper "$D/upper" --work "$D/work" \
 		--clients '127.0.0.0/8(rw,no_root_squash)' 2>>"$D/log" &
 	PID=$!
+	ud_wait_port
+}
+
+# ud_wait_port: the daemon $PID, started with its stderr in $D/log, says
+# its port there; PORT is set, or the log shown and 1 returned.
+ud_wait_port() {
 	PORT=
 	for _ in $(seq 1 100); do
 		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$D/log" | tail -n 1)
@@ -73,6 +79,17 @@ ud_cleanup() {
 	ud_stop >/dev/null 2>&1
 	mountpoint -q "$D/merged" 2>/dev/null && umount "$D/merged"
 	[ -n "${KEEP:-}" ] || rm -rf "$D"
+}
+
+# kc_need: the test needs the kernel client; run is its run.sh.  Without
+# it the test is skipped (77), or fails in CI, where it must be there.
+kc_need() {
+	run=$SHARED_DIR/kclient/run.sh
+	if [ ! -x "$run" ]; then
+		echo "# no kernel client at $run"
+		[ -n "${CI:-}" ] && exit 1
+		exit 77
+	fi
 }
 
 # kc_run OUT RUN-ARGS...: the kernel client (../shared/kclient/run.sh) with

@@ -34,191 +34,14 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "nfs4raw.h"
 #include "tap.h"
 
 #ifdef HAVE_LIBNFS_V4
 #include <nfsc/libnfs.h>
 #endif
 
-#define NFS_PROG 100003
-#define LAST_FRAG 0x80000000u
-
-enum {
-	OP_CLOSE = 4, OP_GETATTR = 9, OP_GETFH = 10, OP_LOCK = 12,
-	OP_LOOKUP = 15, OP_OPEN = 18, OP_OPEN_DOWNGRADE = 21, OP_PUTFH = 22,
-	OP_PUTROOTFH = 24, OP_READ = 25, OP_RENEW = 30, OP_SETATTR = 34,
-	OP_SETCLIENTID = 35,
-	OP_SETCLIENTID_CONFIRM = 36, OP_WRITE = 38, OP_EXCHANGE_ID = 42,
-	OP_CREATE_SESSION = 43, OP_FREE_STATEID = 45, OP_SEQUENCE = 53,
-	OP_TEST_STATEID = 55, OP_RECLAIM_COMPLETE = 58,
-	OP_ILLEGAL = 10044,
-};
-enum {
-	NFS4_OK = 0, NFS4ERR_NOENT = 2, NFS4ERR_STALE = 70,
-	NFS4ERR_BADHANDLE = 10001, NFS4ERR_DENIED = 10010,
-	NFS4ERR_EXPIRED = 10011, NFS4ERR_SHARE_DENIED = 10015,
-	NFS4ERR_RESOURCE = 10018, NFS4ERR_NOFILEHANDLE = 10020,
-	NFS4ERR_MINOR_VERS_MISMATCH = 10021, NFS4ERR_STALE_CLIENTID = 10022,
-	NFS4ERR_OLD_STATEID = 10024, NFS4ERR_BAD_STATEID = 10025,
-	NFS4ERR_BAD_SEQID = 10026, NFS4ERR_LOCKS_HELD = 10037,
-	NFS4ERR_OPENMODE = 10038,
-	NFS4ERR_OP_ILLEGAL = 10044, NFS4ERR_SEQ_MISORDERED = 10063,
-	NFS4ERR_OP_NOT_IN_SESSION = 10071, NFS4ERR_GRACE = 10013,
-	NFS4ERR_NO_GRACE = 10033, NFS4ERR_RECLAIM_BAD = 10034,
-	NFS4ERR_COMPLETE_ALREADY = 10054,
-};
-enum { ACCESS_READ = 1, ACCESS_WRITE = 2, ACCESS_BOTH = 3 };
-enum { DENY_NONE = 0, DENY_READ = 1, DENY_WRITE = 2 };
-
 static struct tdaemon d;
-static int fd = -1;
-static uint32_t next_xid = 0x4000;
-
-/* A COMPOUND being built: the call record after the RPC header. */
-struct comp {
-	uint8_t buf[8192];
-	XDR x;
-	uint32_t *nops;
-};
-
-static void put32(XDR *x, uint32_t v)
-{
-	if (!xdr_uint32_t(x, &v))
-		abort();
-}
-
-static void put64(XDR *x, uint64_t v)
-{
-	if (!xdr_uint64_t(x, &v))
-		abort();
-}
-
-static void putbytes(XDR *x, const void *p, u_int n)
-{
-	char *cp = (char *)(uintptr_t)p;
-
-	if (!xdr_bytes(x, &cp, &n, n))
-		abort();
-}
-
-static void comp_begin(struct comp *c, const char *tag, uint32_t minor)
-{
-
-	xdrmem_create(&c->x, (char *)c->buf, sizeof(c->buf), XDR_ENCODE);
-	put32(&c->x, next_xid++);
-	put32(&c->x, CALL);
-	put32(&c->x, 2);
-	put32(&c->x, NFS_PROG);
-	put32(&c->x, 4);
-	put32(&c->x, 1); /* COMPOUND */
-	/* AUTH_SYS (24 bytes): stamp, machine "t", uid 0, gid 0, no groups */
-	put32(&c->x, AUTH_SYS);
-	put32(&c->x, 24);
-	put32(&c->x, 0);
-	putbytes(&c->x, "t", 1);
-	put32(&c->x, 0);
-	put32(&c->x, 0);
-	put32(&c->x, 0);
-	put32(&c->x, AUTH_NONE);
-	put32(&c->x, 0);
-	putbytes(&c->x, tag, (u_int)strlen(tag));
-	put32(&c->x, minor);
-	c->nops = (uint32_t *)(void *)(c->buf + xdr_getpos(&c->x));
-	put32(&c->x, 0);
-}
-
-static void comp_op(struct comp *c, uint32_t op)
-{
-	*c->nops = htonl(ntohl(*c->nops) + 1);
-	put32(&c->x, op);
-}
-
-/* The reply's COMPOUND4res, after the accepted header. */
-struct res {
-	uint8_t buf[65536];
-	size_t len;
-	XDR x;
-	uint32_t status, nres;
-	char tag[64];
-};
-
-static bool recv_all(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* Call; the reply goes to buf (cap bytes), r->x decodes it. */
-static bool comp_call_buf(struct comp *c, struct res *r, uint8_t *buf,
-			  size_t cap)
-{
-	uint32_t mark = htonl(LAST_FRAG | xdr_getpos(&c->x)), len, w[6];
-	u_int taglen;
-	char *tp = r->tag;
-
-	memset(r->tag, 0, sizeof(r->tag));
-	if (send(fd, &mark, 4, MSG_NOSIGNAL) != 4 ||
-	    send(fd, c->buf, xdr_getpos(&c->x), MSG_NOSIGNAL) !=
-		    (ssize_t)xdr_getpos(&c->x))
-		return false;
-	xdr_destroy(&c->x);
-	if (!recv_all(&mark, 4))
-		return false;
-	len = ntohl(mark) & ~LAST_FRAG;
-	if (len > cap || !recv_all(buf, len))
-		return false;
-	r->len = len;
-	xdrmem_create(&r->x, (char *)buf, len, XDR_DECODE);
-	/* xid, REPLY, MSG_ACCEPTED, verifier flavor + length, SUCCESS */
-	for (int i = 0; i < 6; i++)
-		if (!xdr_uint32_t(&r->x, &w[i]))
-			return false;
-	if (w[2] != MSG_ACCEPTED || w[5] != SUCCESS)
-		return false;
-	return xdr_uint32_t(&r->x, &r->status) &&
-	       xdr_bytes(&r->x, &tp, &taglen, sizeof(r->tag) - 1) &&
-	       xdr_uint32_t(&r->x, &r->nres);
-}
-
-static bool comp_call(struct comp *c, struct res *r)
-{
-	return comp_call_buf(c, r, r->buf, sizeof(r->buf));
-}
-
-static uint32_t get32(struct res *r)
-{
-	uint32_t v = 0xdeadbeef;
-
-	(void)xdr_uint32_t(&r->x, &v);
-	return v;
-}
-
-static uint64_t get64(struct res *r)
-{
-	uint64_t v = 0;
-
-	(void)xdr_uint64_t(&r->x, &v);
-	return v;
-}
-
-static u_int getbytes(struct res *r, void *buf, u_int max)
-{
-	char *p = buf;
-	u_int n = 0;
-
-	if (!xdr_bytes(&r->x, &p, &n, max))
-		return 0;
-	return n;
-}
 
 static void test_minor_and_tag(void)
 {
@@ -406,132 +229,6 @@ static void test_session(void)
 
 /* ---- open state (4.0) ---------------------------------------------------- */
 
-struct sid {
-	uint32_t seqid;
-	uint8_t other[12];
-};
-
-struct fh {
-	uint8_t data[128];
-	u_int len;
-};
-
-static void put_sid(XDR *x, const struct sid *s)
-{
-	put32(x, s->seqid);
-	if (!xdr_opaque(x, (char *)(uintptr_t)s->other, 12))
-		abort();
-}
-
-static void get_sid(struct res *r, struct sid *s)
-{
-	s->seqid = get32(r);
-	if (!xdr_opaque(&r->x, (char *)s->other, 12))
-		memset(s->other, 0, 12);
-}
-
-static void putfh(struct comp *c, const struct fh *fh)
-{
-	comp_op(c, OP_PUTFH);
-	putbytes(&c->x, fh->data, fh->len);
-}
-
-/* The status of the next result, which must be op's. */
-static uint32_t next_result(struct res *r, uint32_t op)
-{
-	uint32_t got = get32(r);
-
-	if (got != op)
-		return 0xdeadbeef;
-	return get32(r);
-}
-
-/* SETCLIENTID + SETCLIENTID_CONFIRM for the client called name. */
-static uint64_t client40(const char *name)
-{
-	struct comp c;
-	struct res r;
-	uint64_t clientid;
-	uint8_t confirm[8];
-
-	comp_begin(&c, "", 0);
-	comp_op(&c, OP_SETCLIENTID);
-	put64(&c.x, 0x1234); /* verifier */
-	putbytes(&c.x, name, (u_int)strlen(name));
-	put32(&c.x, 0x40000000);
-	putbytes(&c.x, "tcp", 3);
-	putbytes(&c.x, "127.0.0.1.0.0", 13);
-	put32(&c.x, 1);
-	if (!comp_call(&c, &r) || r.status != NFS4_OK)
-		return 0;
-	next_result(&r, OP_SETCLIENTID);
-	clientid = get64(&r);
-	if (!xdr_opaque(&r.x, (char *)confirm, 8))
-		return 0;
-	comp_begin(&c, "", 0);
-	comp_op(&c, OP_SETCLIENTID_CONFIRM);
-	put64(&c.x, clientid);
-	if (!xdr_opaque(&c.x, (char *)confirm, 8))
-		abort();
-	if (!comp_call(&c, &r) || r.status != NFS4_OK)
-		return 0;
-	return clientid;
-}
-
-struct open_req {
-	uint64_t clientid;
-	const char *owner;
-	uint32_t seqid, access, deny;
-	bool create;
-	const char *name; /* in the export's root */
-};
-
-/* PUTROOTFH LOOKUP(export) OPEN GETFH.  Returns OPEN's status; on
- * success *sid and *fh; r keeps the whole reply. */
-static uint32_t open40(const struct open_req *o, struct sid *sid,
-		       struct fh *fh, struct res *r)
-{
-	struct comp c;
-	uint32_t st, n;
-
-	comp_begin(&c, "open", 0);
-	comp_op(&c, OP_PUTROOTFH);
-	comp_op(&c, OP_LOOKUP);
-	putbytes(&c.x, "export", 6);
-	comp_op(&c, OP_OPEN);
-	put32(&c.x, o->seqid);
-	put32(&c.x, o->access);
-	put32(&c.x, o->deny);
-	put64(&c.x, o->clientid);
-	putbytes(&c.x, o->owner, (u_int)strlen(o->owner));
-	put32(&c.x, o->create);
-	if (o->create) {
-		put32(&c.x, 0); /* UNCHECKED4, no attributes */
-		put32(&c.x, 0);
-		put32(&c.x, 0);
-	}
-	put32(&c.x, 0); /* CLAIM_NULL */
-	putbytes(&c.x, o->name, (u_int)strlen(o->name));
-	comp_op(&c, OP_GETFH);
-	if (!comp_call(&c, r))
-		return 0xdeadbeef;
-	next_result(r, OP_PUTROOTFH);
-	next_result(r, OP_LOOKUP);
-	st = next_result(r, OP_OPEN);
-	if (st != NFS4_OK)
-		return st;
-	get_sid(r, sid);
-	get32(r), get64(r), get64(r); /* change_info4 */
-	get32(r);		      /* rflags */
-	for (n = get32(r); n > 0 && n < 8; n--)
-		get32(r);
-	get32(r); /* OPEN_DELEGATE_NONE */
-	if (next_result(r, OP_GETFH) != NFS4_OK)
-		return 0xdeadbeef;
-	fh->len = getbytes(r, fh->data, sizeof(fh->data));
-	return st;
-}
-
 /* PUTFH and one op with a stateid: WRITE of "x" or READ of 1 byte. */
 static uint32_t io40(const struct fh *fh, const struct sid *sid, bool write)
 {
@@ -549,10 +246,7 @@ static uint32_t io40(const struct fh *fh, const struct sid *sid, bool write)
 	} else {
 		put32(&c.x, 1);
 	}
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, write ? OP_WRITE : OP_READ);
+	return putfh_op_call(&c, &r, write ? OP_WRITE : OP_READ);
 }
 
 static uint32_t downgrade40(const struct fh *fh, struct sid *sid,
@@ -569,30 +263,10 @@ static uint32_t downgrade40(const struct fh *fh, struct sid *sid,
 	put32(&c.x, seqid);
 	put32(&c.x, access);
 	put32(&c.x, DENY_NONE);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	st = next_result(&r, OP_OPEN_DOWNGRADE);
+	st = putfh_op_call(&c, &r, OP_OPEN_DOWNGRADE);
 	if (st == NFS4_OK)
 		get_sid(&r, sid);
 	return st;
-}
-
-static uint32_t close40(const struct fh *fh, struct sid *sid,
-			uint32_t seqid)
-{
-	struct comp c;
-	struct res r;
-
-	comp_begin(&c, "close", 0);
-	putfh(&c, fh);
-	comp_op(&c, OP_CLOSE);
-	put32(&c.x, seqid);
-	put_sid(&c.x, sid);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_CLOSE);
 }
 
 static void test_share_deny(uint64_t a, uint64_t b)
@@ -745,10 +419,7 @@ static uint32_t set_owner(const struct fh *fh, const char *who)
 	put32(&c.x, 1u << (36 - 32));
 	put32(&c.x, 4 + ((n + 3) & ~3u));
 	putbytes(&c.x, who, n);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_SETATTR);
+	return putfh_op_call(&c, &r, OP_SETATTR);
 }
 
 /* Owners on the short-lease daemon, whose idmap-domain is test.example. */
@@ -1128,10 +799,7 @@ static uint32_t verify_size(const struct fh *fh, uint32_t op, uint64_t want)
 	put32(&c.x, 1u << 4); /* FATTR4_SIZE */
 	put32(&c.x, 8);
 	put64(&c.x, want);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, op);
+	return putfh_op_call(&c, &r, op);
 }
 
 static void test_info_ops(const struct fh *file)
@@ -1214,10 +882,7 @@ static uint32_t lockt40(const struct fh *fh, uint64_t clientid,
 	put64(&c.x, 10);
 	put64(&c.x, clientid);
 	putbytes(&c.x, owner, (u_int)strlen(owner));
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_LOCKT);
+	return putfh_op_call(&c, &r, OP_LOCKT);
 }
 
 /* A write lock on [0, 10) for a new lock owner "lk" of the open. */
@@ -1242,13 +907,22 @@ static uint32_t lock_new40(const struct fh *fh, const struct sid *open_sid,
 	put32(&c.x, 0);
 	put64(&c.x, clientid);
 	putbytes(&c.x, "lk", 2);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	st = next_result(&r, OP_LOCK);
+	st = putfh_op_call(&c, &r, OP_LOCK);
 	if (st == NFS4_OK)
 		get_sid(&r, lsid);
 	return st;
+}
+
+/* RELEASE_LOCKOWNER of clientid's lock owner "lk"; false: no answer. */
+static bool release_lk40(uint64_t clientid, struct res *r)
+{
+	struct comp c;
+
+	comp_begin(&c, "release", 0);
+	comp_op(&c, OP_RELEASE_LOCKOWNER);
+	put64(&c.x, clientid);
+	putbytes(&c.x, "lk", 2);
+	return comp_call(&c, r);
 }
 
 static void test_lock_ops(uint64_t a, uint64_t b)
@@ -1268,11 +942,7 @@ static void test_lock_ops(uint64_t a, uint64_t b)
 	CHECK_EQ(lockt40(&fh, a, "lk"), NFS4_OK,
 		 "LOCKT by the holder itself: OK");
 
-	comp_begin(&c, "release", 0);
-	comp_op(&c, OP_RELEASE_LOCKOWNER);
-	put64(&c.x, a);
-	putbytes(&c.x, "lk", 2);
-	CHECK(comp_call(&c, &r), "RELEASE_LOCKOWNER answered");
+	CHECK(release_lk40(a, &r), "RELEASE_LOCKOWNER answered");
 	CHECK_EQ(next_result(&r, OP_RELEASE_LOCKOWNER), NFS4ERR_LOCKS_HELD,
 		 "RELEASE_LOCKOWNER of an owner holding a lock: LOCKS_HELD");
 
@@ -1291,11 +961,7 @@ static void test_lock_ops(uint64_t a, uint64_t b)
 	CHECK_EQ(lockt40(&fh, b, "other"), NFS4_OK,
 		 "LOCKT after LOCKU: OK");
 
-	comp_begin(&c, "release", 0);
-	comp_op(&c, OP_RELEASE_LOCKOWNER);
-	put64(&c.x, a);
-	putbytes(&c.x, "lk", 2);
-	CHECK(comp_call(&c, &r), "RELEASE_LOCKOWNER answered");
+	CHECK(release_lk40(a, &r), "RELEASE_LOCKOWNER answered");
 	CHECK_EQ(next_result(&r, OP_RELEASE_LOCKOWNER), NFS4_OK,
 		 "RELEASE_LOCKOWNER without locks: OK");
 	comp_begin(&c, "confirm", 0);
@@ -1476,7 +1142,7 @@ static bool from_127_0_0_2(bool (*fn)(void *), void *arg)
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	struct sockaddr_in dst = { .sin_family = AF_INET };
 	struct timeval tv = { 10, 0 };
-	int saved = fd, s = socket(AF_INET, SOCK_STREAM, 0);
+	int saved = nfs4_sock, s = socket(AF_INET, SOCK_STREAM, 0);
 	bool ok;
 
 	src.sin_addr.s_addr = htonl(0x7f000002);
@@ -1489,9 +1155,9 @@ static bool from_127_0_0_2(bool (*fn)(void *), void *arg)
 			close(s);
 		return false;
 	}
-	fd = s;
+	nfs4_sock = s;
 	ok = fn(arg);
-	fd = saved;
+	nfs4_sock = saved;
 	close(s);
 	return ok;
 }
@@ -1812,10 +1478,7 @@ static uint32_t setattr_acl(const struct fh *fh, const struct ace4 *a, int n,
 		put32(&c.x, (uint32_t)mode);
 	*(uint32_t *)(void *)(c.buf + lenpos) =
 		htonl(xdr_getpos(&c.x) - start);
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_SETATTR);
+	return putfh_op_call(&c, &r, OP_SETATTR);
 }
 
 /* GETATTR supported_attrs word 0 and aclsupport. */
@@ -1985,24 +1648,39 @@ static uint32_t v4_walk(const char *const *names, int n)
 }
 
 #ifdef HAVE_LIBNFS_V4
-static bool v3_mounts(const char *export)
+/* A libnfs mount of url (nfs://...), or NULL (said in a TAP comment). */
+static struct nfs_context *url_mount(const char *u)
 {
 	struct nfs_context *nfs = nfs_init_context();
 	struct nfs_url *url;
-	char u[256];
-	bool ok;
 
 	if (nfs == NULL)
-		return false;
+		return NULL;
+	url = nfs_parse_url_dir(nfs, u);
+	if (url == NULL || nfs_mount(nfs, url->server, url->path) != 0) {
+		printf("# libnfs mount %s: %s\n", u, nfs_get_error(nfs));
+		if (url != NULL)
+			nfs_destroy_url(url);
+		nfs_destroy_context(nfs);
+		return NULL;
+	}
+	nfs_destroy_url(url);
+	return nfs;
+}
+
+static bool v3_mounts(const char *export)
+{
+	struct nfs_context *nfs;
+	char u[256];
+
 	snprintf(u, sizeof(u),
 		 "nfs://127.0.0.1%s?version=3&nfsport=%d&mountport=%d",
 		 export, d.port, d.port);
-	url = nfs_parse_url_dir(nfs, u);
-	ok = url != NULL && nfs_mount(nfs, url->server, url->path) == 0;
-	if (url != NULL)
-		nfs_destroy_url(url);
+	nfs = url_mount(u);
+	if (nfs == NULL)
+		return false;
 	nfs_destroy_context(nfs);
-	return ok;
+	return true;
 }
 #endif
 
@@ -2025,24 +1703,11 @@ static void test_versions(void)
 
 static struct nfs_context *v4_mount(void)
 {
-	struct nfs_context *nfs = nfs_init_context();
-	struct nfs_url *url;
 	char u[256];
 
-	if (nfs == NULL)
-		return NULL;
 	snprintf(u, sizeof(u), "nfs://127.0.0.1/export?version=4&nfsport=%d",
 		 d.port);
-	url = nfs_parse_url_dir(nfs, u);
-	if (url == NULL || nfs_mount(nfs, url->server, url->path) != 0) {
-		printf("# libnfs v4 mount: %s\n", nfs_get_error(nfs));
-		if (url != NULL)
-			nfs_destroy_url(url);
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	nfs_destroy_url(url);
-	return nfs;
+	return url_mount(u);
 }
 
 /* Does the host file at path hold exactly want? */
@@ -2394,10 +2059,7 @@ static uint32_t lock40(const struct fh *fh, const struct sid *open_sid,
 	put32(&c.x, 1);
 	put64(&c.x, clientid);
 	putbytes(&c.x, owner, (u_int)strlen(owner));
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_LOCK);
+	return putfh_op_call(&c, &r, OP_LOCK);
 }
 
 static uint32_t renew40(uint64_t clientid)
@@ -2513,8 +2175,6 @@ static pid_t lease_daemon(struct tdaemon *ld, const char *conf)
 static void test_lease_expiry(void)
 {
 	struct tdaemon ld;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct timeval tv = { 10, 0 };
 	struct open_req oa = { 0, "leaseA", 1, ACCESS_BOTH, DENY_NONE, true,
 			       "lease.txt" };
 	struct open_req ob = { 0, "leaseB", 1, ACCESS_BOTH, DENY_NONE, false,
@@ -2526,7 +2186,7 @@ static void test_lease_expiry(void)
 	char conf[400], text[1400];
 	uint32_t st = 0;
 	long deadline;
-	int main_fd = fd, status;
+	int main_fd = nfs4_sock, status;
 	pid_t pid;
 
 	if (tdaemon_init(&ld, "nfs4lease") < 0)
@@ -2546,11 +2206,8 @@ static void test_lease_expiry(void)
 		tdaemon_cleanup(&ld);
 		return;
 	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_port = htons((uint16_t)ld.port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	nfs4_sock = tconnect(ld.port, SOCK_STREAM, 10);
+	if (nfs4_sock >= 0) {
 		/* a 4.1 client made first, silent too: it expires first */
 		CHECK(session41("lease-client-C", sess, NULL),
 		      "4.1 session made");
@@ -2591,8 +2248,8 @@ static void test_lease_expiry(void)
 	} else {
 		CHECK(0, "connect to the short-lease daemon");
 	}
-	close(fd);
-	fd = main_fd;
+	close(nfs4_sock);
+	nfs4_sock = main_fd;
 	kill(pid, SIGTERM);
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	      WEXITSTATUS(status) == 0,
@@ -2733,24 +2390,13 @@ static uint32_t reclaim40(uint64_t clientid, const char *owner,
 	put32(&c.x, 0); /* OPEN4_NOCREATE */
 	put32(&c.x, 1); /* CLAIM_PREVIOUS */
 	put32(&c.x, 0); /* OPEN_DELEGATE_NONE */
-	if (!comp_call(&c, &r))
-		return 0xdeadbeef;
-	next_result(&r, OP_PUTFH);
-	return next_result(&r, OP_OPEN);
+	return putfh_op_call(&c, &r, OP_OPEN);
 }
 
 static bool connect_port(int port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct timeval tv = { 10, 0 };
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		return false;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return true;
+	nfs4_sock = tconnect(port, SOCK_STREAM, 10);
+	return nfs4_sock >= 0;
 }
 
 /* After the restart: A reclaims, B waits for the grace to end. */
@@ -2815,7 +2461,7 @@ static void test_grace(void)
 	struct sid sa, sc;
 	struct fh fa, fc;
 	struct res r;
-	int main_fd = fd;
+	int main_fd = nfs4_sock;
 
 	if (tdaemon_init(&g, "nfs4grace") < 0)
 		return;
@@ -2834,14 +2480,14 @@ static void test_grace(void)
 	CHECK_EQ(open40(&oc, &sc, &fc, &r), NFS4_OK, "4.0: C opens it too");
 	oe.clientid = client40("grace-client-E");
 	CHECK_EQ(open40(&oe, &sc, &fc, &r), NFS4_OK, "4.0: E opens it too");
-	close(fd);
+	close(nfs4_sock);
 	CHECK_EQ(tdaemon_stop(&g), 0, "the grace daemon stops cleanly");
 	if (tdaemon_start(&g) < 0 || !connect_port(g.port)) {
 		CHECK(0, "the grace daemon restarts");
 		goto out;
 	}
 	grace_reclaims(&g, &fa);
-	close(fd);
+	close(nfs4_sock);
 	CHECK_EQ(tdaemon_stop(&g), 0, "the restarted daemon stops cleanly");
 	/* E did not come back in that grace: its record went, C's stayed */
 	if (tdaemon_start(&g) < 0 || !connect_port(g.port)) {
@@ -2852,10 +2498,10 @@ static void test_grace(void)
 		 "after a second restart, C reclaims again");
 	CHECK_EQ(reclaim40(client40("grace-client-E"), "ownE", &fa),
 		 NFS4ERR_RECLAIM_BAD, "E, who did not reclaim, was forgotten");
-	close(fd);
+	close(nfs4_sock);
 	CHECK_EQ(tdaemon_stop(&g), 0, "the daemon stops in grace cleanly");
 out:
-	fd = main_fd;
+	nfs4_sock = main_fd;
 	tdaemon_cleanup(&g);
 }
 
@@ -2867,8 +2513,6 @@ static const uint32_t lower_acl[5][3] = {
 
 int main(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct timeval tv = { 10, 0 };
 	char conf[400];
 
 	uint64_t a, b;
@@ -2887,16 +2531,13 @@ int main(void)
 		tdaemon_cleanup(&d);
 		return 99;
 	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_port = htons((uint16_t)d.port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	nfs4_sock = tconnect(d.port, SOCK_STREAM, 10);
+	if (nfs4_sock < 0) {
 		printf("Bail out! cannot connect\n");
 		tdaemon_stop(&d);
 		tdaemon_cleanup(&d);
 		return 99;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	test_minor_and_tag();
 	test_illegal();
 	test_handles();
@@ -2920,7 +2561,7 @@ int main(void)
 	test_versions();
 	test_lease_expiry();
 	test_grace();
-	close(fd);
+	close(nfs4_sock);
 	CHECK_EQ(tdaemon_stop(&d), 0, "daemon exits cleanly");
 	tdaemon_cleanup(&d);
 	printf("1..%d\n", tap_n);

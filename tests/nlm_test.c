@@ -12,12 +12,10 @@
 #define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,14 +53,6 @@ static CLIENT *client(unsigned long prog, unsigned long vers)
 	return c;
 }
 
-static void client_free(CLIENT *c)
-{
-	if (!c)
-		return;
-	auth_destroy(c->cl_auth);
-	clnt_destroy(c);
-}
-
 /* ---- handles ---------------------------------------------------------- */
 
 struct fh {
@@ -90,7 +80,7 @@ static int mnt_root(struct fh *root)
 		rc = 0;
 	}
 	clnt_freeres(m, (xdrproc_t)xdr_mountres3, (char *)&res);
-	client_free(m);
+	tclient_free(m);
 	return rc;
 }
 
@@ -696,7 +686,7 @@ static void test_v4_lock_space(const struct fh *root, const struct fh *f)
 {
 	if (v4_setup(root, "file") != 0) {
 		CHECK(0, "NFSv4.0: SETCLIENTID, OPEN file");
-		client_free(v4.c);
+		tclient_free(v4.c);
 		return;
 	}
 	CHECK_EQ(lock(&A, f, true, 0, 100, false), NLM4_GRANTED,
@@ -716,7 +706,7 @@ static void test_v4_lock_space(const struct fh *root, const struct fh *f)
 		 "NLM: A gets bytes 0-59 once NFSv4 let go");
 	CHECK_EQ(unlock(&A, f, 0, 60), NLM4_GRANTED, "NLM: A unlocks");
 	CHECK_EQ(unlock(&B, f, 60, 40), NLM4_GRANTED, "NLM: B unlocks");
-	client_free(v4.c);
+	tclient_free(v4.c);
 }
 
 static void test_errors(void)
@@ -909,36 +899,14 @@ static bool serve_until(const int *counter, int want, int seconds)
 	return true;
 }
 
-/* Bring lo up and give it the fake hosts' addresses (as aliases). */
+/* lo up, with the fake hosts' addresses as aliases. */
 static int net_setup(void)
 {
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc = -1;
+	const char *ips[F_COUNT];
 
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		goto out;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		goto out;
-	for (int i = 0; i < F_COUNT; i++) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-
-		if (strncmp(fakes[i].ip, "127.", 4) == 0)
-			continue;
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo:%d", i);
-		sin->sin_family = AF_INET;
-		inet_pton(AF_INET, fakes[i].ip, &sin->sin_addr);
-		if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	for (int i = 0; i < F_COUNT; i++)
+		ips[i] = fakes[i].ip;
+	return tnet_aliases(ips, F_COUNT);
 }
 
 static int fake_start(struct fake *f)
@@ -988,27 +956,7 @@ static bool net_start(void)
 static CLIENT *client_from(const char *src, unsigned long prog,
 			   unsigned long vers)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons((uint16_t)d.port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in me = { .sin_family = AF_INET };
-	int sock = socket(AF_INET, SOCK_STREAM, 0);
-	CLIENT *c;
-
-	inet_pton(AF_INET, src, &me.sin_addr);
-	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
-		if (sock >= 0)
-			close(sock);
-		return NULL;
-	}
-	c = clnttcp_create(&sin, prog, vers, &sock, 0, 0);
-	if (!c) {
-		close(sock);
-		return NULL;
-	}
-	clnt_control(c, CLSET_FD_CLOSE, NULL);
-	c->cl_auth = authunix_create("test", 0, 0, 0, NULL);
-	return c;
+	return tclient_from(&d, src, prog, vers);
 }
 
 /* SM_NOTIFY(mon_name, state) from src, as a rebooted host's statd. */
@@ -1022,7 +970,7 @@ static int sm_notify_from(const char *src, const char *mon_name, int state)
 			   (char *)&a, (xdrproc_t)xdr_nothing, NULL,
 			   tmo) == RPC_SUCCESS)
 		rc = 0;
-	client_free(c);
+	tclient_free(c);
 	return rc;
 }
 
@@ -1197,7 +1145,7 @@ static bool grace_over(const struct fh *f)
 
 static bool restart(const char *grace)
 {
-	client_free(nlm);
+	tclient_free(nlm);
 	nlm = NULL;
 	CHECK_EQ(tdaemon_stop(&d), 0, "SIGTERM: exit status 0");
 	d.grace = grace;
@@ -1224,7 +1172,7 @@ static void test_restart(const struct fh *f)
 	CHECK_EQ(lock_via(cx, &X, f, 0, 10, false, false, "x4"), NLM4_GRANTED,
 		 "X: lock before the restart");
 	if (have_net)
-		client_free(cx);
+		tclient_free(cx);
 	if (!restart("10"))
 		return;
 	CHECK_EQ(lock(&B, f, true, 0, 10, false), NLM4_DENIED_GRACE_PERIOD,
@@ -1250,7 +1198,7 @@ static void test_restart(const struct fh *f)
 		 "after the grace: new locks granted");
 	if (!have_net)
 		return;
-	client_free(cx);
+	tclient_free(cx);
 
 	/* X reclaimed, so it is listed again; an old-style list file is
 	 * imported once.  The state number only grows. */
@@ -1320,12 +1268,12 @@ int main(void)
 		} else {
 			CHECK(0, "clients from 10.1.1.1 and 10.1.1.2");
 		}
-		client_free(cx);
-		client_free(cy);
+		tclient_free(cx);
+		tclient_free(cy);
 	}
 	test_restart(&f);
-	client_free(nlm);
-	client_free(nfs);
+	tclient_free(nlm);
+	tclient_free(nfs);
 	CHECK_EQ(tdaemon_stop(&d), 0, "SIGTERM: exit status 0");
 	tdaemon_cleanup(&d);
 	return tap_done();

@@ -13,10 +13,7 @@
 # the same, and the kernel must read unionnfsd's layers as the client saw
 # them.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
-run=$SHARED_DIR/kclient/run.sh
-if [ ! -x "$run" ]; then
-	echo "# no kernel client at $run"; [ -n "${CI:-}" ] && exit 1; exit 77
-fi
+kc_need
 ud_init ovldiff
 trap 'umount "$D/ovl/merged" 2>/dev/null; ud_cleanup' EXIT
 mkdir -p "$D/ovl/merged" "$D/merged"

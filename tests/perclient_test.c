@@ -15,13 +15,11 @@
 #define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -57,69 +55,18 @@ struct fh {
 static int net_setup(void)
 {
 	static const char *const ips[] = { A_IP, B_IP, C_IP, D_IP };
-	struct ifreq ifr = { 0 };
-	int fd, rc = -1;
 
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
-	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		goto out;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		goto out;
-	for (unsigned i = 0; i < 4; i++) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo:%u", i);
-		sin->sin_family = AF_INET;
-		inet_pton(AF_INET, ips[i], &sin->sin_addr);
-		if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	return tnet_aliases(ips, 4);
 }
 
 /* An RPC client whose calls come from the address src, as root. */
 static CLIENT *client_from(const char *src, unsigned long prog,
 			   unsigned long vers)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons((uint16_t)d.port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in me = { .sin_family = AF_INET };
-	int sock = socket(AF_INET, SOCK_STREAM, 0);
-	CLIENT *c;
-
-	inet_pton(AF_INET, src, &me.sin_addr);
-	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
-		if (sock >= 0)
-			close(sock);
-		return NULL;
-	}
-	c = clnttcp_create(&sin, prog, vers, &sock, 0, 0);
-	if (!c) {
-		close(sock);
-		return NULL;
-	}
-	clnt_control(c, CLSET_FD_CLOSE, NULL);
-	c->cl_auth = authunix_create("test", 0, 0, 0, NULL);
-	return c;
-}
-
-static void client_free(CLIENT *c)
-{
-	if (!c)
-		return;
-	auth_destroy(c->cl_auth);
-	clnt_destroy(c);
+	return tclient_from(&d, src, prog, vers);
 }
 
 static nfs_fh3 wire(const struct fh *f)
@@ -159,7 +106,7 @@ static int mnt(const char *src, struct fh *root)
 		}
 	}
 	clnt_freeres(m, (xdrproc_t)xdr_mountres3, (char *)&res);
-	client_free(m);
+	tclient_free(m);
 	return st;
 }
 
@@ -172,7 +119,7 @@ static int call3(const char *src, rpcproc_t proc, xdrproc_t xa, void *a,
 
 	if (c && clnt_call(c, proc, xa, a, xr, r, tmo) == RPC_SUCCESS)
 		st = *(nfsstat3 *)r; /* every result starts with its status */
-	client_free(c);
+	tclient_free(c);
 	return st;
 }
 
@@ -284,7 +231,7 @@ static int nlm_test(const char *src, const struct fh *f)
 		st = r.stat.stat;
 	if (c)
 		clnt_freeres(c, (xdrproc_t)xdr_nlm4_testres, (char *)&r);
-	client_free(c);
+	tclient_free(c);
 	return st;
 }
 
@@ -336,7 +283,7 @@ static int v4_walk(const char *src, const struct fh *start, const char *path,
 	}
 	if (c)
 		clnt_freeres(c, (xdrproc_t)xdr_COMPOUND4res, (char *)&r);
-	client_free(c);
+	tclient_free(c);
 	return st;
 }
 

@@ -90,20 +90,7 @@ static uint32_t authsys_body(uint8_t *buf, uint32_t uid, uint32_t gid)
 
 static int connect_to(int type)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct timeval tv = { 5, 0 };
-	int fd = socket(AF_INET, type, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	sin.sin_port = htons((uint16_t)d.port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return tconnect(d.port, type, 5);
 }
 
 static bool send_all(int fd, const void *buf, size_t len)

@@ -235,18 +235,11 @@ struct wire {
 
 static int connect_tcp(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct timeval tv = { 10, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	int fd = tconnect(d.port, SOCK_STREAM, 10), one = 1;
 
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* A handshake is several small writes: no Nagle wait between. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	sin.sin_port = htons((uint16_t)d.port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (fd >= 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 		close(fd);
 		return -1;
 	}
