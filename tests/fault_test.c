@@ -623,6 +623,7 @@ static void test_catalog_full_concurrent(void)
 	struct tdaemon d;
 	char cat_fs[280], out[400], filler[400];
 	int i, n = 0, round, nospc = 0, other = 0, nok, present = 0;
+	int nretry = 0;
 
 	if (tdaemon_init(&d, "fault-catrace") < 0)
 		return;
@@ -635,10 +636,25 @@ static void test_catalog_full_concurrent(void)
 		return;
 	}
 	snprintf(d.catalog, sizeof(d.catalog), "%s/catalog.db", cat_fs);
-	if (tdaemon_start(&d) < 0 || raw_open(d.port) < 0) {
+	/* one name a round is created over a whiteout (of a lower file
+	 * removed first): refused, it must hide the lower file again */
+	for (round = 0; round < PIPE_ROUNDS; round++) {
+		snprintf(filler, sizeof(filler), "r%d_0", round);
+		if (tfile_write(d.lower, filler, "below\n") < 0)
+			other++;
+	}
+	if (other || tdaemon_start(&d) < 0 || raw_open(d.port) < 0) {
 		CHECK(0, "catrace: daemon and mount");
 		goto out;
 	}
+	for (round = 0; round < PIPE_ROUNDS; round++) {
+		snprintf(filler, sizeof(filler), "r%d_0", round);
+		if (r_remove(&root, filler) < 0 || R.status != NFS3_OK)
+			other++;
+	}
+	CHECK_EQ(other, 0, "catrace: %d lower files removed (whiteouts)",
+		 PIPE_ROUNDS);
+	other = 0;
 	/* Full but for small reserves, freed one per round: rounds where
 	 * some commits fit and others do not. */
 	for (i = 0; i < PIPE_RESERVES; i++) {
@@ -688,21 +704,35 @@ static void test_catalog_full_concurrent(void)
 	CHECK_EQ(pcreate_violations(c, n, &nok), 0,
 		 "catrace: each of the %d CREATEs answered OK has a working "
 		 "handle its name leads to", nok);
-	/* A refused CREATE's file may exist without a row (made on disk
-	 * before the commit failed, as after a crash): its name works. */
+	/* A refused CREATE's name was taken back (its catalog row was
+	 * lost with the shared commit): a GUARDED retry, now that there
+	 * is room, makes it. */
 	for (i = 0; i < n; i++) {
 		if (c[i].status != NFS3ERR_NOSPC)
 			continue;
+		nretry++;
 		r_lookup(&root, c[i].name);
-		if (R.status == NFS3_OK) {
-			present++;
-		} else if (R.status != NFS3ERR_NOENT) {
+		if (R.status != NFS3ERR_NOENT) {
 			printf("# %s: LOOKUP %d\n", c[i].name, R.status);
-			other++;
+			present++;
 		}
+		if (r_create(&root, c[i].name, GUARDED, NULL) < 0 ||
+		    R.status != NFS3_OK) {
+			printf("# %s: retried CREATE %d\n", c[i].name,
+			       R.status);
+			other++;
+			continue;
+		}
+		c[i].status = NFS3_OK;
+		c[i].fh = R.fh;
 	}
-	CHECK_EQ(other, 0, "catrace: a refused name is there (%d) or not, "
-		 "nothing else", present);
+	CHECK_EQ(present, 0, "catrace: none of the %d refused names is "
+		 "there (LOOKUP NOENT)", nretry);
+	CHECK_EQ(other, 0, "catrace: a GUARDED retry of each of the %d "
+		 "refused CREATEs succeeds", nretry);
+	CHECK_EQ(pcreate_violations(c, n, &nok), 0,
+		 "catrace: so do the %d retried names with the rest (%d)",
+		 nretry, nok);
 
 	raw_close();
 	CHECK_EQ(tdaemon_stop(&d), 0, "catrace: clean stop");

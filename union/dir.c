@@ -99,6 +99,120 @@ static int durable_end(struct un_export *ex, int rc, int *fds, unsigned n)
 	return rc;
 }
 
+/*
+ * A name this request put in the upper layer, to be taken back if the
+ * request fails after all, most often because the shared catalog commit
+ * that carried its row was lost (a full disk): the client is told it
+ * failed, and a GUARDED retry must not find the name.
+ */
+struct made_name {
+	bool made;
+	bool is_dir;
+	bool over_wh;		/* it replaced a whiteout: put one back */
+	uint64_t parent;
+	uint64_t oid;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Swap a fresh whiteout in for name, then drop what it displaced. */
+static int rewhiteout(struct un_export *ex, int upfd, const char *name,
+		      bool is_dir)
+{
+	char tmp[64];
+	int rc = work_tmpname(ex, tmp, sizeof(tmp));
+
+	if (rc < 0)
+		return rc;
+	if (mknodat(ex->workfd, tmp, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return -errno;
+	if (renameat2(ex->workfd, tmp, upfd, name, RENAME_EXCHANGE) < 0) {
+		rc = -errno;
+		(void)unlinkat(ex->workfd, tmp, 0);
+		return rc;
+	}
+	if (unlinkat(ex->workfd, tmp, is_dir ? AT_REMOVEDIR : 0) == 0)
+		return 0;
+	/* a directory filled meanwhile: it stays where it was */
+	rc = -errno;
+	if (renameat2(ex->workfd, tmp, upfd, name, RENAME_EXCHANGE) == 0)
+		(void)unlinkat(ex->workfd, tmp, 0);
+	return rc;
+}
+
+/* Take name out of upfd for good: back to the whiteout, or unlinked. */
+static int made_drop(struct un_export *ex, int upfd, const char *name,
+		     const struct made_name *m)
+{
+	if (m->over_wh)
+		return rewhiteout(ex, upfd, name, m->is_dir);
+	return unlinkat(upfd, name, m->is_dir ? AT_REMOVEDIR : 0) < 0
+		       ? -errno : 0;
+}
+
+/*
+ * The row was committed, but the request failed all the same (it read
+ * rows of a transaction that was lost): the name is removed as a REMOVE
+ * would, the disk first.  If the catalog cannot commit that either, its
+ * row names nothing, as after a crash between the two steps: the name
+ * is not found, and a new object under it replaces the row.  Oids are
+ * never given again, so a handle someone else got meanwhile answers
+ * STALE, as after a REMOVE.  Not for a directory, which someone may have
+ * filled by now.
+ */
+static void made_remove(struct un_export *ex, int upfd, const char *name,
+			const struct made_name *m)
+{
+	uint64_t oid = 0;
+
+	if (m->is_dir || made_drop(ex, upfd, name, m) < 0)
+		return;
+	if (cat_unlink(ex->cat, ex->id, m->parent, name, &oid) == 0)
+		(void)cat_sync(ex->cat);
+}
+
+/*
+ * Under ns_lock, once the request has failed: name, if it is still the
+ * object this request made (dev/ino) and has no other name, is taken
+ * back, so that a retry does not find it.  Anything else (the name
+ * replaced or renamed, another name made, a directory filled, the
+ * catalog unreadable) stays as it is.  Only the upper layer is touched.
+ */
+static void made_undo(struct un_export *ex, int upfd, const char *name,
+		      const struct made_name *m)
+{
+	struct stat st;
+	int names = cat_name_count(ex->cat, m->oid);
+
+	if (names < 0 || names > 1)
+		return;
+	if (fstatat(upfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != m->dev || st.st_ino != m->ino)
+		return;
+	/* no row: the transaction that carried it was lost */
+	if (names == 0)
+		(void)made_drop(ex, upfd, name, m);
+	else
+		made_remove(ex, upfd, name, m);
+}
+
+/* durable_end for a request that may have made a name (upfd: its dir). */
+static int durable_made(struct un_export *ex, int rc, int upfd,
+			const char *name, const struct made_name *m)
+{
+	if (rc == 0)
+		rc = un_durable_dirs(ex, &upfd, upfd >= 0 ? 1 : 0);
+	if (rc < 0 && m->made && upfd >= 0) {
+		pthread_rwlock_wrlock(&ex->ns_lock);
+		made_undo(ex, upfd, name, m);
+		rdc_invalidate(ex, m->parent);
+		pthread_rwlock_unlock(&ex->ns_lock);
+	}
+	if (upfd >= 0)
+		close(upfd);
+	return rc;
+}
+
 static void verf_times(const uint8_t *v, struct timespec ts[2])
 {
 	ts[0].tv_sec = (time_t)((uint32_t)v[0] << 24 | v[1] << 16 |
@@ -202,9 +316,10 @@ static int tmp_install(struct un_export *ex, const char *tmp, int upfd,
 static int new_object(struct un_export *ex, const struct un_cred *cr,
 		      struct un_obj *d, const struct un_child *c,
 		      const char *name, const struct new_obj *n,
-		      struct un_obj *out)
+		      struct un_obj *out, struct made_name *m)
 {
 	bool is_dir = n->type == UN_DIR;
+	struct stat st;
 	char tmp[64];
 	uint64_t oid;
 	int upfd, rc;
@@ -237,12 +352,21 @@ static int new_object(struct un_export *ex, const struct un_cred *cr,
 		return rc;
 	}
 	rdc_invalidate(ex, d->e->oid);
+	*m = (struct made_name){ .is_dir = is_dir, .over_wh = c->upper_wh,
+				 .parent = d->e->oid };
 	rc = cat_create(ex->cat, ex->id, d->e->oid, name, n->type, &oid);
 	/* The client is told it failed (the catalog's disk is full, say):
-	 * take the new name back, unless it replaced a whiteout, which a
-	 * lookup then catalogues as it would after a crash. */
-	if (rc < 0 && !c->upper_wh)
-		(void)unlinkat(upfd, name, is_dir ? AT_REMOVEDIR : 0);
+	 * take the new name back (the whiteout it replaced, if any). */
+	if (rc < 0)
+		(void)made_drop(ex, upfd, name, m);
+	/* from here a failure, even the commit's before the reply, takes
+	 * this very object back (durable_made) */
+	if (rc == 0 && fstatat(upfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		m->made = true;
+		m->oid = oid;
+		m->dev = st.st_dev;
+		m->ino = st.st_ino;
+	}
 	close(upfd);
 	if (rc < 0)
 		return rc;
@@ -264,6 +388,7 @@ static int make_node(struct un_export *ex, const struct un_cred *cr,
 		     struct un_attr *attr, struct un_wcc *dir_wcc)
 {
 	struct un_obj d = { 0 }, o = { 0 };
+	struct made_name made = { 0 };
 	struct un_child c;
 	int rc = check_name(name), sfd;
 
@@ -279,16 +404,17 @@ static int make_node(struct un_export *ex, const struct un_cred *cr,
 		if (rc == 0)
 			rc = -EEXIST;
 		else if (rc == -ENOENT)
-			rc = new_object(ex, cr, &d, &c, name, n, &o);
+			rc = new_object(ex, cr, &d, &c, name, n, &o, &made);
 	}
 	if (rc == 0)
 		rc = finish_new(ex, &o, out, attr);
 	dir_end(ex, &d, dir_wcc);
-	sfd = sync_fd_of(ex, &d, rc);
+	/* a name made is taken back there if the request fails */
+	sfd = sync_fd_of(ex, &d, made.made ? 0 : rc);
 	obj_release(&o);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return durable_end(ex, rc, &sfd, 1);
+	return durable_made(ex, rc, sfd, name, &made);
 }
 
 /* CREATE of a name that exists: what each mode makes of it. */
@@ -337,6 +463,7 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 		.verf = how == UN_CREATE_EXCLUSIVE ? verf : NULL,
 	};
 	struct un_obj d = { 0 }, o = { 0 };
+	struct made_name made = { 0 };
 	struct un_child c;
 	int rc = check_name(name), sfd = -1;
 
@@ -355,15 +482,17 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 			rc = create_existing(ex, cr, &d, &c, name, how, sa,
 					     verf, &o);
 		else if (rc == -ENOENT)
-			rc = new_object(ex, cr, &d, &c, name, &n, &o);
+			rc = new_object(ex, cr, &d, &c, name, &n, &o,
+					&made);
 	}
 	if (rc == 0)
 		rc = finish_new(ex, &o, out, attr);
 	if (d.ch) {
 		dir_end(ex, &d, dir_wcc);
 		/* a new name; an existing file that was truncated has no
-		 * directory to name (-1: the whole file system) */
-		sfd = sync_fd_of(ex, &d, rc);
+		 * directory to name (-1: the whole file system); a name
+		 * made is taken back there if the request fails */
+		sfd = sync_fd_of(ex, &d, made.made ? 0 : rc);
 	} else if (dir_wcc && o.ch) {
 		/* d became the child; report the directory from o's chain */
 		o.ch->depth--;
@@ -373,7 +502,7 @@ int un_create(struct un_export *ex, const struct un_cred *cr,
 	obj_release(&o);
 	obj_release(&d);
 	pthread_rwlock_unlock(&ex->ns_lock);
-	return durable_end(ex, rc, &sfd, 1);
+	return durable_made(ex, rc, sfd, name, &made);
 }
 
 int un_mkdir(struct un_export *ex, const struct un_cred *cr,
