@@ -380,7 +380,7 @@ static int verify(struct cstate *cs, const fattr4 *theirs, bool want_same)
 	bool ok;
 
 	bitmap_words(&theirs->attrmask, bm);
-	if (bm[2] || (bm64(bm) & ~nfs4_readable))
+	if (bm[2] || (bm64(bm) & ~nfs4_attrs(nfs4_readable, cs->minor)))
 		return NFS4ERR_ATTRNOTSUPP;
 	if (bm64(bm) & NFS4_BIT(A_RDATTR_ERROR))
 		return NFS4ERR_INVAL;
@@ -746,9 +746,9 @@ static int acl_status(int err)
 static void new_obj_acl(struct cstate *cs, const struct un_handle *fh,
 			const struct nfs4acl *acl, uint64_t *bits)
 {
-	if ((*bits & NFS4_BIT(A_ACL)) &&
+	if ((*bits & NFS4_ACL_ATTRS) &&
 	    nfs4acl_set(cs->cur.ex->ux, &cs->cred, fh, acl, NULL) < 0)
-		*bits &= ~NFS4_BIT(A_ACL);
+		*bits &= ~NFS4_ACL_ATTRS;
 }
 
 /* SETATTR4res's attrsset follows the status whatever it is. */
@@ -765,7 +765,7 @@ static int op_setattr(struct cstate *cs, nfs_argop4 *arg)
 	st = dfattr_set(cs, &a->obj_attributes, &sa, &acl, &bits);
 	if (st == NFS4ERR_BADXDR)
 		cs->keep_body = false;
-	set_acl = bits & NFS4_BIT(A_ACL);
+	set_acl = bits & NFS4_ACL_ATTRS;
 	if (st == NFS4_OK)
 		st = nfs4_use(cs, &cs->cur, true);
 	if (st == NFS4_OK && (sa.mask & UN_SET_SIZE))
@@ -1541,7 +1541,7 @@ static int open_null(struct cstate *cs, struct open_args *o)
 	if (st == NFS4_OK && create && wcc.post_valid)
 		new_obj_acl(cs, &nfh.fh, &o->acl, &o->bits);
 	else
-		o->bits &= ~NFS4_BIT(A_ACL);
+		o->bits &= ~NFS4_ACL_ATTRS;
 	if (st == NFS4_OK)
 		st = open_finish(cs, &nfh, o->access, o->deny, &wcc, o->bits);
 	if (st == NFS4_OK)

@@ -37,11 +37,13 @@ const uint64_t nfs4_readable =
 	NFS4_BIT(A_SPACE_FREE) | NFS4_BIT(A_SPACE_TOTAL) |
 	NFS4_BIT(A_SPACE_USED) | NFS4_BIT(A_TIME_ACCESS) |
 	NFS4_BIT(A_TIME_DELTA) | NFS4_BIT(A_TIME_METADATA) |
-	NFS4_BIT(A_TIME_MODIFY) | NFS4_BIT(A_MOUNTED_ON_FILEID);
+	NFS4_BIT(A_TIME_MODIFY) | NFS4_BIT(A_MOUNTED_ON_FILEID) |
+	NFS4_BIT(A_DACL) | NFS4_BIT(A_SACL);
 const uint64_t nfs4_writable =
 	NFS4_BIT(A_SIZE) | NFS4_BIT(A_ACL) | NFS4_BIT(A_MODE) |
 	NFS4_BIT(A_OWNER) | NFS4_BIT(A_OWNER_GROUP) |
-	NFS4_BIT(A_TIME_ACCESS_SET) | NFS4_BIT(A_TIME_MODIFY_SET);
+	NFS4_BIT(A_TIME_ACCESS_SET) | NFS4_BIT(A_TIME_MODIFY_SET) |
+	NFS4_BIT(A_DACL) | NFS4_BIT(A_SACL);
 
 int comp_check(const struct comp4 *c)
 {
@@ -438,6 +440,47 @@ static int dacl(struct cstate *cs, XDR *v, struct nfs4acl *acl)
 	return st;
 }
 
+/*
+ * dacl and sacl (RFC 8881 section 6.2.3): an aclflag4 before the ACEs.
+ * ACL4_AUTO_INHERIT, ACL4_PROTECTED and ACL4_DEFAULTED describe automatic
+ * inheritance (section 6.4.3), which POSIX ACLs have no room for.  They
+ * are ignored on SETATTR rather than refused: refusing a whole ACL for
+ * bookkeeping flags is the user-unfriendly last resort knfsd avoids for
+ * ACE inheritance bits; GETATTR returns 0, so the client sees they did
+ * not stick.  Other bits are undefined: INVAL.
+ */
+#define ACL4_FLAGS 0x7u
+
+static int dacl_flag(XDR *v)
+{
+	uint32_t flag;
+
+	if (!d32(v, &flag))
+		return NFS4ERR_BADXDR;
+	return flag & ~ACL4_FLAGS ? NFS4ERR_INVAL : NFS4_OK;
+}
+
+static int ddacl(struct cstate *cs, XDR *v, struct nfs4acl *acl)
+{
+	int st = acl == NULL ? NFS4ERR_ATTRNOTSUPP : dacl_flag(v);
+
+	return st == NFS4_OK ? dacl(cs, v, acl) : st;
+}
+
+/* POSIX ACLs hold no AUDIT or ALARM ACEs: only an empty sacl is set
+ * (as nothing). */
+static int dsacl(XDR *v)
+{
+	uint32_t n;
+	int st = dacl_flag(v);
+
+	if (st != NFS4_OK)
+		return st;
+	if (!d32(v, &n))
+		return NFS4ERR_BADXDR;
+	return n ? NFS4ERR_ATTRNOTSUPP : NFS4_OK;
+}
+
 static int obj_statfs(struct v4obj *o)
 {
 	if (o->have_statfs)
@@ -457,7 +500,7 @@ static bool eattr(struct cstate *cs, XDR *x, struct v4obj *o, int n)
 
 	switch (n) {
 	case A_SUPPORTED_ATTRS:
-		return ebitmap(x, NFS4_SUPPORTED);
+		return ebitmap(x, nfs4_attrs(NFS4_SUPPORTED, cs->minor));
 	case A_TYPE:
 		return e32(x, a->type);
 	case A_FH_EXPIRE_TYPE:
@@ -490,6 +533,10 @@ static bool eattr(struct cstate *cs, XDR *x, struct v4obj *o, int n)
 		return eacl(cs, x, o);
 	case A_ACLSUPPORT:
 		return e32(x, NFS4ACL_SUPPORT);
+	case A_DACL:
+		return e32(x, 0) && eacl(cs, x, o);
+	case A_SACL:
+		return e32(x, 0) && e32(x, 0);
 	case A_FILEHANDLE:
 		return efh(x, o->fh);
 	case A_FILEID:
@@ -554,7 +601,7 @@ static bool eattr(struct cstate *cs, XDR *x, struct v4obj *o, int n)
 bool efattr(struct cstate *cs, XDR *x, struct v4obj *o,
 		   const uint32_t req[NFS4_BITMAP_WORDS])
 {
-	uint64_t bits = bm64(req) & nfs4_readable;
+	uint64_t bits = bm64(req) & nfs4_attrs(nfs4_readable, cs->minor);
 	uint32_t *lenp;
 	u_int start;
 
@@ -609,6 +656,10 @@ static int dattr_set(struct cstate *cs, XDR *v, int n, struct un_sattr *sa,
 	switch (n) {
 	case A_ACL:
 		return dacl(cs, v, acl);
+	case A_DACL:
+		return ddacl(cs, v, acl);
+	case A_SACL:
+		return dsacl(v);
 	case A_SIZE:
 		sa->mask |= UN_SET_SIZE;
 		return d64(v, &sa->size) ? NFS4_OK : NFS4ERR_BADXDR;
@@ -656,9 +707,13 @@ int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,
 	*set = 0;
 	bitmap_words(&fa->attrmask, bm);
 	bits = bm64(bm);
-	if (bm[2] || (bits & ~NFS4_SUPPORTED))
+	if (bm[2] || (bits & ~nfs4_attrs(NFS4_SUPPORTED, cs->minor)))
 		return NFS4ERR_ATTRNOTSUPP;
 	if (bits & ~nfs4_writable)
+		return NFS4ERR_INVAL;
+	/* acl and dacl are two views of one ACL (RFC 8881 section 6.4):
+	 * which one a SETATTR giving both meant is not ours to guess */
+	if ((bits & NFS4_ACL_ATTRS) == NFS4_ACL_ATTRS)
 		return NFS4ERR_INVAL;
 	xdrmem_create(&v, fa->attr_vals.attrlist4_val,
 		      fa->attr_vals.attrlist4_len, XDR_DECODE);

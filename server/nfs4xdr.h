@@ -87,13 +87,25 @@ enum {
 	A_TIME_MODIFY = 53,
 	A_TIME_MODIFY_SET = 54,
 	A_MOUNTED_ON_FILEID = 55,
-	A_NATTRS = 56,
+	/* NFSv4.1 only (RFC 8881 section 6.2.3) */
+	A_DACL = 58,
+	A_SACL = 59,
+	A_NATTRS = 60,
 };
 
 #define NFS4_BIT(n) (1ull << (n))
 /* What GETATTR can return, and what SETATTR can set (nfs4xdr.c). */
 extern const uint64_t nfs4_readable, nfs4_writable;
 #define NFS4_SUPPORTED (nfs4_readable | nfs4_writable)
+/* The attributes 4.0 does not have; and the two that set the ACL. */
+#define NFS4_41_ATTRS (NFS4_BIT(A_DACL) | NFS4_BIT(A_SACL))
+#define NFS4_ACL_ATTRS (NFS4_BIT(A_ACL) | NFS4_BIT(A_DACL))
+
+/* An attribute set as a minor version has it. */
+static inline uint64_t nfs4_attrs(uint64_t set, uint32_t minor)
+{
+	return minor ? set : set & ~NFS4_41_ATTRS;
+}
 
 
 /*
@@ -277,9 +289,9 @@ int obj_load(struct cstate *cs, const struct v4fh *fh, struct v4obj *o);
  * The attributes to set of a decoded fattr4.  *set receives the bits
  * taken; returns a status (ATTRNOTSUPP for what we cannot set, INVAL for
  * read-only attributes, BADXDR for values that do not parse, BADOWNER
- * for an owner or ACE who without an id).  The acl attribute goes to
- * *acl (free it with nfs4acl_free() after a success); acl NULL: the
- * caller cannot set one (ATTRNOTSUPP).
+ * for an owner or ACE who without an id).  The acl or dacl attribute
+ * goes to *acl (free it with nfs4acl_free() after a success); acl NULL:
+ * the caller cannot set one (ATTRNOTSUPP).  Both at once: INVAL.
  */
 struct nfs4acl;
 int dfattr_set(struct cstate *cs, const fattr4 *fa, struct un_sattr *sa,

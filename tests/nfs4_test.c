@@ -12,7 +12,8 @@
  * ALLOCATE (copying a lower file up) and DEALLOCATE on sparse files;
  * SECINFO, SECINFO_NO_NAME and WRONGSEC on an export with sec=krb5:krb5i
  * (RFC 8881 2.6.3.1.1's put filehandle rules); the acl and aclsupport
- * attributes (a lower file's POSIX ACL as ACEs, SETATTR acl copying up).
+ * attributes (a lower file's POSIX ACL as ACEs, SETATTR acl copying up);
+ * 4.1's dacl (the acl with a flag) and sacl (always empty).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1588,6 +1589,179 @@ static void test_acl(void)
 		  "an ACL of the mode's three entries is no xattr");
 }
 
+/* ---- dacl (bit 58) and sacl (59), NFSv4.1 only ---------------------------
+ * dacl is the acl attribute with an aclflag4 in front; sacl is always
+ * empty, as POSIX ACLs hold no AUDIT or ALARM ACEs.
+ */
+#define DACL_WORD1 (1u << (58 - 32))
+#define SACL_WORD1 (1u << (59 - 32))
+
+/* The fattr4 of a GETATTR of fh for the bitmap {w0, w1} over minor
+ * version 0 or 1 (the session's slot 0): its status; the values go to
+ * val, their length to *len. */
+static uint32_t getattr_raw(uint32_t minor, const struct fh *fh, uint32_t w0,
+			    uint32_t w1, uint8_t *val, u_int *len)
+{
+	struct comp c;
+	struct res r;
+	uint32_t st, n;
+
+	*len = 0;
+	if (minor)
+		comp_sequence(&c);
+	else
+		comp_begin(&c, "getattr", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_GETATTR);
+	put32(&c.x, 2);
+	put32(&c.x, w0);
+	put32(&c.x, w1);
+	if (minor ? !call41(&c, &r) : !comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	st = next_result(&r, OP_GETATTR);
+	if (st != NFS4_OK)
+		return st;
+	for (n = get32(&r); n > 0 && n < 4; n--)
+		get32(&r);
+	*len = getbytes(&r, val, 4096);
+	return NFS4_OK;
+}
+
+/* SETATTR over minor version 0 or 1 of fh: bitmap {w0, w1}, values
+ * val: the status. */
+static uint32_t setattr_raw(uint32_t minor, const struct fh *fh, uint32_t w0,
+			    uint32_t w1, const uint8_t *val, u_int len)
+{
+	struct sid zero = { 0, { 0 } };
+	struct comp c;
+	struct res r;
+
+	if (minor)
+		comp_sequence(&c);
+	else
+		comp_begin(&c, "setattr", 0);
+	putfh(&c, fh);
+	comp_op(&c, OP_SETATTR);
+	put_sid(&c.x, &zero);
+	put32(&c.x, 2);
+	put32(&c.x, w0);
+	put32(&c.x, w1);
+	putbytes(&c.x, val, len);
+	if (minor ? !call41(&c, &r) : !comp_call(&c, &r))
+		return 0xdeadbeef;
+	next_result(&r, OP_PUTFH);
+	return next_result(&r, OP_SETATTR);
+}
+
+/* An nfsacl41 (flag, then the ACEs) as XDR into buf: its length. */
+static u_int nfsacl41(uint8_t *buf, u_int cap, uint32_t flag,
+		      const struct ace4 *a, int n)
+{
+	XDR x;
+	u_int len;
+
+	xdrmem_create(&x, (char *)buf, cap, XDR_ENCODE);
+	put32(&x, flag);
+	put32(&x, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		put32(&x, a[i].type);
+		put32(&x, a[i].flag);
+		put32(&x, a[i].mask);
+		putbytes(&x, a[i].who, (u_int)strlen(a[i].who));
+	}
+	len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	return len;
+}
+
+static void test_dacl(void)
+{
+	static const struct ace4 set[] = {
+		{ 0, 0, 0x7, "OWNER@" },
+		{ 0, 0, 0x1, "4244" },
+		{ 0, 0, 0x1, "GROUP@" },
+		{ 0, 0, 0x0, "EVERYONE@" },
+	};
+	static const struct ace4 audit[] = { { 2, 0, 0x1, "EVERYONE@" } };
+	static uint8_t acl[4096], dacl[4096], buf[4096], old[4096];
+	static const uint8_t empty[8];
+	u_int alen, dlen, blen, olen;
+	struct fh root, file;
+	uint32_t w1 = 0;
+
+	CHECK(fh_of(NULL, &root) && fh_of("acl.txt", &file),
+	      "handles of the root and acl.txt");
+	CHECK_EQ(getattr_raw(0, &root, 1, 0, buf, &blen), NFS4_OK,
+		 "4.0 GETATTR supported_attrs");
+	if (blen >= 12)
+		memcpy(&w1, buf + 8, 4);
+	CHECK_EQ(ntohl(w1) & (DACL_WORD1 | SACL_WORD1), 0,
+		 "4.0: supported_attrs has neither dacl nor sacl");
+	CHECK_EQ(getattr_raw(1, &root, 1, 0, buf, &blen), NFS4_OK,
+		 "4.1 GETATTR supported_attrs");
+	w1 = 0;
+	if (blen >= 12)
+		memcpy(&w1, buf + 8, 4);
+	CHECK_EQ(ntohl(w1) & (DACL_WORD1 | SACL_WORD1),
+		 DACL_WORD1 | SACL_WORD1, "4.1: supported_attrs has both");
+	CHECK_EQ(getattr_raw(0, &file, 0, DACL_WORD1, buf, &blen), NFS4_OK,
+		 "4.0 GETATTR dacl: OK");
+	CHECK_EQ(blen, 0, "4.0 GETATTR dacl: no value, as unsupported");
+	CHECK_EQ(setattr_raw(0, &file, 0, SACL_WORD1, empty, 8), 10032,
+		 "4.0 SETATTR sacl: ATTRNOTSUPP");
+
+	/* the dacl of a file with a POSIX ACL: flag 0 + the acl's bytes */
+	CHECK_EQ(getattr_raw(1, &file, ACL_WORD0, 0, acl, &alen), NFS4_OK,
+		 "4.1 GETATTR acl");
+	CHECK_EQ(getattr_raw(1, &file, 0, DACL_WORD1, dacl, &dlen), NFS4_OK,
+		 "4.1 GETATTR dacl");
+	CHECK(alen > 4 && dlen == alen + 4 && !memcmp(dacl, empty, 4) &&
+		      !memcmp(dacl + 4, acl, alen),
+	      "dacl = na41_flag 0 + the acl's ACEs (%u, %u bytes)", alen,
+	      dlen);
+	memcpy(old, dacl, dlen);
+	olen = dlen;
+
+	/* a round trip; then the old dacl back */
+	blen = nfsacl41(buf, sizeof(buf), 0, set, 4);
+	CHECK_EQ(setattr_raw(1, &file, 0, DACL_WORD1, buf, blen), NFS4_OK,
+		 "SETATTR dacl");
+	CHECK_STR(getattr_acl(&file),
+		  "A:0:OWNER@:160187,A:0:4244:120081,A:0:GROUP@:120081,"
+		  "A:0:EVERYONE@:120080",
+		  "the acl attribute shows the dacl set");
+	CHECK(getattr_raw(1, &file, ACL_WORD0, 0, acl, &alen) == NFS4_OK &&
+		      getattr_raw(1, &file, 0, DACL_WORD1, dacl, &dlen) ==
+			      NFS4_OK,
+	      "GETATTR acl and dacl again");
+	CHECK(alen > 4 && dlen == alen + 4 && !memcmp(dacl, empty, 4) &&
+		      !memcmp(dacl + 4, acl, alen),
+	      "GETATTR dacl: flag 0 + the new acl's ACEs");
+	CHECK_EQ(setattr_raw(1, &file, ACL_WORD0, DACL_WORD1, buf, blen),
+		 22 /* INVAL */, "SETATTR of both acl and dacl: INVAL");
+	blen = nfsacl41(buf, sizeof(buf), 0, audit, 1);
+	CHECK_EQ(setattr_raw(1, &file, 0, DACL_WORD1, buf, blen), 10032,
+		 "SETATTR dacl of an AUDIT ACE: ATTRNOTSUPP");
+	CHECK_EQ(setattr_raw(1, &file, 0, DACL_WORD1, old, olen), NFS4_OK,
+		 "SETATTR dacl of the old value");
+	CHECK_EQ(getattr_raw(1, &file, 0, DACL_WORD1, buf, &blen), NFS4_OK,
+		 "GETATTR dacl");
+	CHECK(blen == olen && !memcmp(buf, old, olen),
+	      "the old dacl is back, byte for byte");
+
+	/* sacl: empty; only an empty one is set */
+	CHECK_EQ(getattr_raw(1, &file, 0, SACL_WORD1, buf, &blen), NFS4_OK,
+		 "GETATTR sacl");
+	CHECK(blen == 8 && !memcmp(buf, empty, 8),
+	      "sacl: flag 0 and no ACEs (%u bytes)", blen);
+	CHECK_EQ(setattr_raw(1, &file, 0, SACL_WORD1, empty, 8), NFS4_OK,
+		 "SETATTR of an empty sacl: OK");
+	blen = nfsacl41(buf, sizeof(buf), 0, audit, 1);
+	CHECK_EQ(setattr_raw(1, &file, 0, SACL_WORD1, buf, blen), 10032,
+		 "SETATTR of a sacl with an AUDIT ACE: ATTRNOTSUPP");
+}
+
 /* ---- per-export versions --------------------------------------------------
  * The daemon also serves /v3only (versions 3) and /deep/v4only (versions
  * 4), from its configuration file: NFSv4 sees the second, through the
@@ -2552,6 +2726,7 @@ int main(void)
 	test_more_ops(a, b);
 	test_state41();
 	test_wrongsec();
+	test_dacl();
 	test_session_end();
 	test_acl();
 	test_seek();
