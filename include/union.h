@@ -453,6 +453,13 @@ struct un_stats {
 };
 void un_stats(struct un_export *ex, struct un_stats *st);
 
+/*
+ * A thread starts on a new request: what earlier requests on it touched in
+ * the catalog's shared transaction is theirs, not this one's (a request's
+ * calls fail when a commit carrying its own rows is lost).
+ */
+void un_request_begin(void);
+
 /* Objects catalogued, and the bytes of the database (with its WAL). */
 int un_catalog_size(struct un_catalog *cat, uint64_t *objects,
 		    uint64_t *bytes);

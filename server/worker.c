@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "union.h"
 
 struct work {
 	struct work *next;
@@ -52,6 +53,7 @@ static void *worker_main(void *arg)
 	struct work *wk;
 
 	while ((wk = dequeue(w)) != NULL) {
+		un_request_begin();
 		wk->fn(wk->arg);
 		free(wk);
 	}

@@ -261,10 +261,10 @@ static void cache_clear(struct cat_cache *c)
  * given an oid that exists nowhere, and that the next new object may be
  * given again.  Each thread remembers the transactions it touched since
  * its last cat_sync(); the catalog remembers which of the last
- * CAT_TXN_WINDOW transactions were lost.  (A request that fails before
- * its cat_sync() leaves its span to the thread's next request, which
- * then also fails if one of those transactions was lost: only while the
- * catalog cannot commit, and an error there is never a false success.)
+ * CAT_TXN_WINDOW transactions were lost.  A request that fails before
+ * its cat_sync() has answered its client already: un_request_begin()
+ * forgets its span, so that the thread's next request (a LOOKUP, say)
+ * is not failed for a transaction it never touched.
  */
 static __thread struct txn_span {
 	const struct un_catalog *cat;
@@ -349,6 +349,12 @@ static int txn_span_lost(const struct un_catalog *cat)
 		if (txn_known_lost(cat, t->seq[i]))
 			return cat->txn_lost_rc;
 	return 0;
+}
+
+void un_request_begin(void)
+{
+	my_txns.n = 0;
+	my_txns.wide = false;
 }
 
 /* Under cat->lock, once nothing this thread touched is still open: the
